@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 /// The `serve` lifecycle: start-up order, signals, reload, watchdog.
 pub mod daemon;
+/// Plain types and invariants: ids, tenants, users, clients, redirect URIs, scopes.
+pub mod domain;
 /// systemd-style environment files (re-read on SIGHUP).
 pub mod envfile;
 /// Tracing subscriber: journald, text or JSON; reloadable filter.

@@ -5,13 +5,16 @@
 
 mod meta;
 mod postgres;
+pub mod scope;
 mod sqlite;
+mod tenants;
 
 use std::time::Duration;
 
 use crate::config::DatabaseUrl;
 
 pub use meta::SCHEMA_VERSION_KEY;
+pub use scope::TenantScope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +25,9 @@ pub enum Error {
     Conflict(&'static str),
     #[error("database error: {0}")]
     Backend(#[from] sqlx::Error),
+    /// A stored value does not parse (a bug or a hand-edited database), named by column.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot prepare the database directory {path}: {source}")]
