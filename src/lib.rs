@@ -21,6 +21,9 @@ pub mod envfile;
 pub mod logging;
 /// Process hygiene: root refusal or privilege drop, umask, non-dumpable.
 pub mod process;
+/// OAuth 2.0 / OIDC rules as pure functions taking `now`, and the JOSE helpers (JWS, JWK,
+/// thumbprints over aws-lc-rs) in `protocol::jose`.
+pub mod protocol;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx.
 pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.

@@ -3,18 +3,28 @@
 //! (`$1` placeholders, integer unix timestamps, text ids) and dispatched per method by
 //! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
 
+mod clients;
+mod codes;
+mod consents;
+pub mod keys;
 mod meta;
 mod postgres;
+mod purge;
 pub mod scope;
 mod sqlite;
 mod tenants;
+mod tokens;
 
 use std::time::Duration;
 
 use crate::config::DatabaseUrl;
 
+pub use codes::{CodeRow, Take};
+pub use keys::KeyRow;
 pub use meta::SCHEMA_VERSION_KEY;
+pub use purge::PURGEABLE;
 pub use scope::TenantScope;
+pub use tokens::{AccessRow, RefreshRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

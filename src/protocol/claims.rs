@@ -1,0 +1,159 @@
+//! id_token claims (OIDC Core §2, §3.1.3.6) and userinfo claims by scope (OIDC Core §5.4).
+
+use serde_json::{Map, Value, json};
+
+use super::jose;
+use crate::clock::UnixTime;
+use crate::domain::client::SigningAlg;
+use crate::domain::scope::{self, Scope};
+
+/// The user's claims as the identity side knows them; `sub` is the stable user id, never an
+/// email (OIDC Core §5.7).
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    pub sub: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
+    pub locale: Option<String>,
+    pub zoneinfo: Option<String>,
+}
+
+/// Claims released for `scope`: `sub` always; `profile` and `email` groups when granted.
+pub fn by_scope(p: &Profile, scope: &Scope) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sub".into(), json!(p.sub));
+    if scope.contains(scope::PROFILE) {
+        for (k, v) in [
+            ("name", &p.name),
+            ("given_name", &p.given_name),
+            ("family_name", &p.family_name),
+            ("nickname", &p.nickname),
+            ("picture", &p.picture),
+            ("locale", &p.locale),
+            ("zoneinfo", &p.zoneinfo),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        }
+    }
+    if scope.contains(scope::EMAIL)
+        && let Some(e) = &p.email
+    {
+        m.insert("email".into(), json!(e));
+        m.insert("email_verified".into(), json!(p.email_verified));
+    }
+    m
+}
+
+pub struct IdToken<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub profile: &'a Profile,
+    pub scope: &'a Scope,
+    pub now: UnixTime,
+    pub ttl: i64,
+    pub auth_time: UnixTime,
+    pub nonce: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+    pub sid: Option<&'a str>,
+    pub alg: SigningAlg,
+    /// Copy the scope's profile/email claims in too (per-client option).
+    pub with_profile: bool,
+}
+
+pub fn id_token(t: &IdToken<'_>) -> Value {
+    let mut m = if t.with_profile {
+        by_scope(t.profile, t.scope)
+    } else {
+        let mut m = Map::new();
+        m.insert("sub".into(), json!(t.profile.sub));
+        m
+    };
+    m.insert("iss".into(), json!(t.issuer));
+    m.insert("aud".into(), json!(t.client_id));
+    // azp: the party the token was issued to (OIDC Core §2); equal to aud here.
+    m.insert("azp".into(), json!(t.client_id));
+    m.insert("iat".into(), json!(t.now));
+    m.insert("exp".into(), json!(t.now + t.ttl));
+    m.insert("auth_time".into(), json!(t.auth_time));
+    if let Some(n) = t.nonce {
+        m.insert("nonce".into(), json!(n));
+    }
+    if let Some(at) = t.access_token {
+        m.insert("at_hash".into(), json!(jose::at_hash(t.alg, at)));
+    }
+    if let Some(sid) = t.sid {
+        m.insert("sid".into(), json!(sid));
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            sub: "0190-user".into(),
+            email: Some("a@example.com".into()),
+            email_verified: true,
+            name: Some("Ada".into()),
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn userinfo_by_scope() {
+        let p = profile();
+        let only = by_scope(&p, &Scope::parse("openid").unwrap());
+        assert_eq!(only.len(), 1);
+        let all = by_scope(&p, &Scope::parse("openid profile email").unwrap());
+        assert_eq!(all["email"], "a@example.com");
+        assert_eq!(all["email_verified"], true);
+        assert_eq!(all["name"], "Ada");
+        assert!(!all.contains_key("nickname"));
+    }
+
+    #[test]
+    fn id_token_has_every_required_claim() {
+        let p = profile();
+        let scope = Scope::parse("openid email").unwrap();
+        let c = id_token(&IdToken {
+            issuer: "https://id/t/a",
+            client_id: "c1",
+            profile: &p,
+            scope: &scope,
+            now: 1000,
+            ttl: 300,
+            auth_time: 900,
+            nonce: Some("n-0S6"),
+            access_token: Some("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            sid: Some("s1"),
+            alg: SigningAlg::RS256,
+            with_profile: false,
+        });
+        for k in [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "sid",
+        ] {
+            assert!(c.get(k).is_some(), "{k}");
+        }
+        assert_eq!(c["exp"], 1300);
+        assert_eq!(c["at_hash"], "77QmUPtjPfzWtF2AnpK9RQ");
+        assert!(c.get("email").is_none());
+    }
+}

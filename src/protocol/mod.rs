@@ -1,0 +1,15 @@
+//! OAuth 2.0 / OpenID Connect rules as pure functions: they take `now` and data, and return
+//! data or a [`Error`] carrying an RFC error code. No I/O here.
+
+pub mod authorize;
+pub mod claims;
+pub mod discovery;
+pub mod endpoints;
+pub mod error;
+pub mod jose;
+pub mod keyring;
+pub mod pkce;
+pub mod refresh;
+pub mod secret;
+
+pub use error::{Code, Error};

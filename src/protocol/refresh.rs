@@ -1,0 +1,86 @@
+//! Refresh-token rules (RFC 6749 §6, RFC 9700 §4.14.2): rotation on every use, reuse
+//! detection that revokes the whole family, a short grace window for a client's concurrent
+//! retry, and scope that may narrow but never widen.
+
+use super::error::Error;
+use crate::clock::UnixTime;
+use crate::domain::scope::Scope;
+
+/// What the store knows about a presented refresh token.
+#[derive(Clone, Copy, Debug)]
+pub struct State {
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Fresh: issue a new pair and mark this one used.
+    Rotate,
+    /// Used a moment ago (a retry racing the first answer): issue again, revoke nothing.
+    GraceRetry,
+    /// Used before, outside the grace window: someone replayed it. Revoke the family.
+    Reuse,
+    /// Expired or revoked: refuse.
+    Dead,
+}
+
+pub fn judge(s: State, now: UnixTime, grace: i64) -> Verdict {
+    if s.revoked {
+        return Verdict::Dead;
+    }
+    match s.used_at {
+        Some(used) if now - used <= grace && now < s.expires_at => Verdict::GraceRetry,
+        Some(_) => Verdict::Reuse,
+        None if now >= s.expires_at => Verdict::Dead,
+        None => Verdict::Rotate,
+    }
+}
+
+/// The scope of the new access token: the request's if it is within what was granted
+/// (RFC 6749 §6: "MUST NOT include any scope not originally granted"), else the grant's.
+pub fn narrow(granted: &Scope, requested: Option<&Scope>) -> Result<Scope, Error> {
+    match requested {
+        None => Ok(granted.clone()),
+        Some(r) if r.is_empty() => Ok(granted.clone()),
+        Some(r) if r.is_subset(granted) => Ok(r.clone()),
+        Some(r) => Err(Error::invalid_scope(format!(
+            "scope may only narrow on refresh; not granted: {}",
+            r.outside(granted).collect::<Vec<_>>().join(" ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(used: Option<i64>, revoked: bool) -> State {
+        State {
+            expires_at: 1000,
+            used_at: used,
+            revoked,
+        }
+    }
+
+    #[test]
+    fn rotation_reuse_and_grace() {
+        assert_eq!(judge(st(None, false), 10, 5), Verdict::Rotate);
+        assert_eq!(judge(st(Some(10), false), 14, 5), Verdict::GraceRetry);
+        assert_eq!(judge(st(Some(10), false), 16, 5), Verdict::Reuse);
+        assert_eq!(judge(st(Some(10), false), 11, 0), Verdict::Reuse);
+        assert_eq!(judge(st(None, true), 10, 5), Verdict::Dead);
+        assert_eq!(judge(st(None, false), 1000, 5), Verdict::Dead);
+    }
+
+    #[test]
+    fn scope_narrows_never_widens() {
+        let granted = Scope::parse("openid profile offline_access").unwrap();
+        let narrower = Scope::parse("openid").unwrap();
+        assert_eq!(narrow(&granted, Some(&narrower)).unwrap(), narrower);
+        assert_eq!(narrow(&granted, None).unwrap(), granted);
+        let wider = Scope::parse("openid email").unwrap();
+        assert!(narrow(&granted, Some(&wider)).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! OAuth clients of a tenant (tenant-scoped). List columns are stored as space-separated text
+//! (redirect URIs cannot contain spaces; scopes and grant types are tokens).
+
+use sqlx::FromRow;
+
+use super::{Error, Result, TenantScope, on_tx};
+use crate::clock::UnixTime;
+use crate::domain::client::{AuthMethod, Client, ClientKind, GrantType, RedirectUri, SigningAlg};
+use crate::domain::scope::Scope;
+
+#[derive(FromRow)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    kind: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    id_token_alg: String,
+    access_token_ttl: i64,
+    refresh_token_ttl: i64,
+    id_token_ttl: i64,
+    require_pkce: bool,
+    allow_plain_pkce: bool,
+    first_party: bool,
+    claims_in_id_token: bool,
+    created_at: i64,
+}
+
+const COLUMNS: &str = "client_id, name, kind, secret_hash, auth_method, redirect_uris, \
+    post_logout_redirect_uris, grant_types, scopes, id_token_alg, access_token_ttl, \
+    refresh_token_ttl, id_token_ttl, require_pkce, allow_plain_pkce, first_party, \
+    claims_in_id_token, created_at";
+
+fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join(" ")
+}
+
+impl ClientRow {
+    fn into_client(self, scope: &TenantScope<'_>) -> Result<(Client, Option<String>)> {
+        let corrupt = |what: &str| Error::Corrupt(format!("oauth_clients.{what}"));
+        let uris = |s: &str, what: &str| -> Result<Vec<RedirectUri>> {
+            s.split(' ')
+                .filter(|u| !u.is_empty())
+                .map(|u| RedirectUri::parse(u).map_err(|_| corrupt(what)))
+                .collect()
+        };
+        let client = Client {
+            tenant_id: scope.tenant(),
+            kind: match self.kind.as_str() {
+                "confidential" => ClientKind::Confidential,
+                "public" => ClientKind::Public,
+                _ => return Err(corrupt("kind")),
+            },
+            auth_method: AuthMethod::parse(&self.auth_method)
+                .ok_or_else(|| corrupt("auth_method"))?,
+            redirect_uris: uris(&self.redirect_uris, "redirect_uris")?,
+            post_logout_redirect_uris: uris(
+                &self.post_logout_redirect_uris,
+                "post_logout_redirect_uris",
+            )?,
+            grant_types: self
+                .grant_types
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
+                .collect::<Result<_>>()?,
+            scopes: Scope::parse(&self.scopes).map_err(|_| corrupt("scopes"))?,
+            id_token_alg: SigningAlg::parse(&self.id_token_alg)
+                .ok_or_else(|| corrupt("id_token_alg"))?,
+            client_id: self.client_id,
+            name: self.name,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            id_token_ttl: self.id_token_ttl,
+            require_pkce: self.require_pkce,
+            allow_plain_pkce: self.allow_plain_pkce,
+            first_party: self.first_party,
+            claims_in_id_token: self.claims_in_id_token,
+            created_at: self.created_at,
+        };
+        Ok((client, self.secret_hash))
+    }
+}
+
+impl TenantScope<'_> {
+    pub async fn client_insert(
+        &mut self,
+        c: &Client,
+        secret_hash: Option<&str>,
+        now: UnixTime,
+    ) -> Result<()> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO oauth_clients (tenant_id, {COLUMNS}, updated_at) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
+        ));
+        let tenant = self.tenant_id();
+        on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
+            .bind(tenant)
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(match c.kind {
+                ClientKind::Confidential => "confidential",
+                ClientKind::Public => "public",
+            })
+            .bind(secret_hash)
+            .bind(c.auth_method.as_str())
+            .bind(join(&c.redirect_uris, RedirectUri::as_str))
+            .bind(join(&c.post_logout_redirect_uris, RedirectUri::as_str))
+            .bind(join(&c.grant_types, |g| g.as_str()))
+            .bind(c.scopes.to_string())
+            .bind(c.id_token_alg.as_str())
+            .bind(c.access_token_ttl)
+            .bind(c.refresh_token_ttl)
+            .bind(c.id_token_ttl)
+            .bind(c.require_pkce)
+            .bind(c.allow_plain_pkce)
+            .bind(c.first_party)
+            .bind(c.claims_in_id_token)
+            .bind(now)
+            .execute(&mut **conn)
+            .await
+            .map_err(|e| Error::conflict_as(e, "client id"))?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The client and its secret hash (None for public clients).
+    pub async fn client_get(
+        &mut self,
+        client_id: &str,
+    ) -> Result<Option<(Client, Option<String>)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND client_id = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<ClientRow> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(client_id)
+            .fetch_optional(&mut **conn)
+            .await?);
+        row.map(|r| r.into_client(self)).transpose()
+    }
+
+    pub async fn clients_list(&mut self) -> Result<Vec<Client>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 ORDER BY created_at, client_id"
+        ));
+        let tenant = self.tenant_id();
+        let rows: Vec<ClientRow> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .fetch_all(&mut **conn)
+            .await?);
+        rows.into_iter()
+            .map(|r| r.into_client(self).map(|(c, _)| c))
+            .collect()
+    }
+
+    pub async fn client_set_secret(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE oauth_clients SET secret_hash = $3, updated_at = $4 \
+                           WHERE tenant_id = $1 AND client_id = $2 AND kind = 'confidential'";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(client_id)
+            .bind(secret_hash)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
+    /// Deletes the client; its codes, tokens and consents go with it (foreign keys cascade).
+    pub async fn client_delete(&mut self, client_id: &str) -> Result<()> {
+        const SQL: &str = "DELETE FROM oauth_clients WHERE tenant_id = $1 AND client_id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(client_id)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,183 @@
+//! Access and refresh tokens (tenant-scoped), stored by SHA-256 hash. Refresh tokens form
+//! families (one per original grant) so a replay can revoke every descendant at once.
+
+use sqlx::FromRow;
+
+use super::{Result, TenantScope, on_tx};
+use crate::clock::UnixTime;
+
+#[derive(FromRow, Clone, Debug)]
+pub struct AccessRow {
+    pub token_hash: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub family_id: Option<String>,
+    pub code_hash: Option<String>,
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow, Clone, Debug)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub code_hash: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const ACCESS: &str = "token_hash, client_id, user_id, scope, family_id, code_hash, auth_time, sid, \
+    expires_at, revoked_at, created_at";
+const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
+    expires_at, used_at, revoked_at, created_at";
+
+impl TenantScope<'_> {
+    pub async fn access_insert(&mut self, t: &AccessRow) -> Result<()> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO access_tokens (tenant_id, {ACCESS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)"
+        ));
+        let tenant = self.tenant_id();
+        on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
+            .bind(tenant)
+            .bind(&t.token_hash)
+            .bind(&t.client_id)
+            .bind(&t.user_id)
+            .bind(&t.scope)
+            .bind(&t.family_id)
+            .bind(&t.code_hash)
+            .bind(t.auth_time)
+            .bind(&t.sid)
+            .bind(t.expires_at)
+            .bind(t.created_at)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn access_get(&mut self, token_hash: &str) -> Result<Option<AccessRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCESS} FROM access_tokens WHERE tenant_id = $1 AND token_hash = $2"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(token_hash)
+            .fetch_optional(&mut **conn)
+            .await?))
+    }
+
+    pub async fn refresh_insert(&mut self, t: &RefreshRow) -> Result<()> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO refresh_tokens (tenant_id, {REFRESH}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11)"
+        ));
+        let tenant = self.tenant_id();
+        on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
+            .bind(tenant)
+            .bind(&t.token_hash)
+            .bind(&t.client_id)
+            .bind(&t.user_id)
+            .bind(&t.family_id)
+            .bind(&t.scope)
+            .bind(t.auth_time)
+            .bind(&t.sid)
+            .bind(&t.code_hash)
+            .bind(t.expires_at)
+            .bind(t.created_at)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn refresh_get(&mut self, token_hash: &str) -> Result<Option<RefreshRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {REFRESH} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(token_hash)
+            .fetch_optional(&mut **conn)
+            .await?))
+    }
+
+    /// Marks a refresh token used; false if it already was (a concurrent rotation won).
+    pub async fn refresh_mark_used(&mut self, token_hash: &str, now: UnixTime) -> Result<bool> {
+        const SQL: &str = "UPDATE refresh_tokens SET used_at = $3 \
+                           WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Revokes every refresh and access token of a family. Returns how many rows changed.
+    pub async fn family_revoke(&mut self, family_id: &str, now: UnixTime) -> Result<u64> {
+        const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
+        const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
+        self.revoke_where(R, family_id, now).await?;
+        self.revoke_where(A, family_id, now).await
+    }
+
+    /// Revokes every token issued from an authorization code (code replay).
+    pub async fn code_tokens_revoke(&mut self, code_hash: &str, now: UnixTime) -> Result<u64> {
+        const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND code_hash = $2 AND revoked_at IS NULL";
+        const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND code_hash = $2 AND revoked_at IS NULL";
+        let families: Vec<(String,)> = {
+            const F: &str = "SELECT DISTINCT family_id FROM refresh_tokens WHERE tenant_id = $1 AND code_hash = $2";
+            let tenant = self.tenant_id();
+            on_tx!(&mut *self.tx, |conn| sqlx::query_as(F)
+                .bind(tenant)
+                .bind(code_hash)
+                .fetch_all(&mut **conn)
+                .await?)
+        };
+        let mut n = self.revoke_where(R, code_hash, now).await?;
+        n += self.revoke_where(A, code_hash, now).await?;
+        // Tokens rotated from that code's refresh token belong to the same family.
+        for (family,) in families {
+            n += self.family_revoke(&family, now).await?;
+        }
+        Ok(n)
+    }
+
+    pub async fn access_revoke(&mut self, token_hash: &str, now: UnixTime) -> Result<u64> {
+        const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL";
+        self.revoke_where(A, token_hash, now).await
+    }
+
+    async fn revoke_where(&mut self, sql: &'static str, key: &str, now: UnixTime) -> Result<u64> {
+        let tenant = self.tenant_id();
+        Ok(on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
+            .bind(tenant)
+            .bind(key)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()))
+    }
+}
