@@ -24,6 +24,8 @@ pub mod process;
 /// OAuth 2.0 / OIDC rules as pure functions taking `now`, and the JOSE helpers (JWS, JWK,
 /// thumbprints over aws-lc-rs) in `protocol::jose`.
 pub mod protocol;
+/// Use cases: the only place that opens transactions (login, sessions, audit, admin).
+pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx.
 pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.

@@ -5,3 +5,4 @@ pub mod client;
 pub mod ids;
 pub mod scope;
 pub mod tenant;
+pub mod user;

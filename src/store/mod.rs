@@ -7,13 +7,16 @@ mod clients;
 mod codes;
 mod consents;
 pub mod keys;
+pub mod audit;
 mod meta;
 mod postgres;
 mod purge;
 pub mod scope;
+pub mod sessions;
 mod sqlite;
 mod tenants;
 mod tokens;
+pub mod users;
 
 use std::time::Duration;
 
