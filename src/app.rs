@@ -25,6 +25,8 @@ pub struct App {
     pub log: Option<LogHandle>,
     pub hasher: Hasher,
     pub login_limits: LoginLimits,
+    /// Parsed signing keys per tenant and the key-encryption key (OIDC).
+    pub keys: crate::service::keys::Keys,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -56,6 +58,7 @@ impl App {
             log,
             hasher,
             login_limits,
+            keys: Default::default(),
         }))
     }
 }

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+mod oauth;
+pub use oauth::{KeyEncryptionKey, OauthConfig};
 use url::Url;
 
 pub const PREFIX: &str = "OPENTRUSTY_";
@@ -66,6 +69,9 @@ pub const KNOWN: &[Known] = &[
     var("TRUSTED_PROXIES"),
     var("LOGIN_RATE_PER_IP"),
     var("LOGIN_RATE_PER_ACCOUNT"),
+    secret("KEY_ENCRYPTION_KEY", "key-encryption-key"),
+    var("KEY_ROTATION_DAYS"),
+    var("REFRESH_REUSE_GRACE"),
 ];
 
 /// The raw, flat view of the environment (strings only; parsing happens in [`Config::from_vars`]
@@ -97,6 +103,9 @@ struct Raw {
     trusted_proxies: Option<String>,
     login_rate_per_ip: Option<String>,
     login_rate_per_account: Option<String>,
+    key_encryption_key: Option<String>,
+    key_rotation_days: Option<String>,
+    refresh_reuse_grace: Option<String>,
 }
 
 /// Identity settings: password hashing, lockout, sessions, login throttling.
@@ -285,6 +294,7 @@ pub struct Config {
     pub run_as: Option<RunAs>,
     pub env_file: Option<PathBuf>,
     pub identity: IdentityConfig,
+    pub oauth: OauthConfig,
     /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
     pub warnings: Vec<String>,
 }
@@ -311,6 +321,12 @@ impl Config {
             .and_then(|s| s.split(':').next())
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
+        let oauth = oauth::parse(
+            raw.key_encryption_key.as_deref(),
+            raw.key_rotation_days.as_deref(),
+            raw.refresh_reuse_grace.as_deref(),
+            state_dir.clone(),
+        )?;
         let database_url = match raw.database_url.as_deref() {
             None => DatabaseUrl::Sqlite(
                 state_dir
@@ -477,6 +493,7 @@ impl Config {
             run_as,
             env_file,
             identity,
+            oauth,
             warnings,
         })
     }
@@ -565,6 +582,18 @@ impl Config {
             (
                 "LOGIN_RATE_PER_ACCOUNT".into(),
                 self.identity.login_rate_per_account.to_string(),
+            ),
+            (
+                "KEY_ENCRYPTION_KEY".into(),
+                if self.oauth.key_encryption_key.is_some() { "(set)" } else { "(unset: generated in the state directory)" }.into(),
+            ),
+            (
+                "KEY_ROTATION_DAYS".into(),
+                (self.oauth.key_rotation.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "REFRESH_REUSE_GRACE".into(),
+                self.oauth.refresh_reuse_grace.as_secs().to_string(),
             ),
             (
                 "ENV_FILE".into(),

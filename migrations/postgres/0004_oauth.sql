@@ -1,7 +1,7 @@
 -- OAuth / OIDC state of every tenant: clients, signing keys (private parts encrypted), codes,
 -- tokens and consents. Secrets are stored only as SHA-256 hashes. Every row carries tenant_id;
 -- children reference their client by (tenant_id, client_id), so a cross-tenant link cannot exist.
--- user_id is a TEXT id of the identity tables (0003).
+-- user_id references users (tenant_id, id): deleting a user deletes its codes, tokens and consents.
 
 CREATE TABLE oauth_clients (
     tenant_id                 TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -55,6 +55,7 @@ CREATE TABLE auth_codes (
     expires_at            BIGINT NOT NULL,
     used_at               BIGINT,
     created_at            BIGINT NOT NULL,
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, client_id) ON DELETE CASCADE
 );
 CREATE INDEX auth_codes_expires ON auth_codes (expires_at);
@@ -73,6 +74,7 @@ CREATE TABLE refresh_tokens (
     used_at    BIGINT,
     revoked_at BIGINT,
     created_at BIGINT NOT NULL,
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, client_id) ON DELETE CASCADE
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
@@ -91,6 +93,7 @@ CREATE TABLE access_tokens (
     expires_at BIGINT NOT NULL,
     revoked_at BIGINT,
     created_at BIGINT NOT NULL,
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, client_id) ON DELETE CASCADE
 );
 CREATE INDEX access_tokens_family ON access_tokens (family_id);
@@ -105,6 +108,7 @@ CREATE TABLE consents (
     granted_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, user_id, client_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, client_id) ON DELETE CASCADE
 );
 CREATE INDEX consents_expires ON consents (expires_at);

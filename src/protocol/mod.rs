@@ -11,5 +11,6 @@ pub mod keyring;
 pub mod pkce;
 pub mod refresh;
 pub mod secret;
+pub mod token;
 
 pub use error::{Code, Error};

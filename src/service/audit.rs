@@ -27,6 +27,14 @@ pub enum Kind {
     TenantUpdated,
     TenantDisabled,
     Bootstrap,
+    ClientCreated,
+    ClientSecretRotated,
+    ClientDeleted,
+    KeyRotated,
+    ConsentGranted,
+    CodeReplayed,
+    RefreshTokenReused,
+    TokenRevoked,
 }
 
 impl Kind {
@@ -45,6 +53,14 @@ impl Kind {
             Kind::TenantUpdated => "tenant.updated",
             Kind::TenantDisabled => "tenant.disabled",
             Kind::Bootstrap => "bootstrap",
+            Kind::ClientCreated => "client.created",
+            Kind::ClientSecretRotated => "client.secret_rotated",
+            Kind::ClientDeleted => "client.deleted",
+            Kind::KeyRotated => "key.rotated",
+            Kind::ConsentGranted => "consent.granted",
+            Kind::CodeReplayed => "oauth.code_replayed",
+            Kind::RefreshTokenReused => "oauth.refresh_token_reused",
+            Kind::TokenRevoked => "oauth.token_revoked",
         }
     }
 
@@ -64,13 +80,24 @@ impl Kind {
             Kind::TenantUpdated => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0b",
             Kind::TenantDisabled => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0c",
             Kind::Bootstrap => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0d",
+            Kind::ClientCreated => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c01",
+            Kind::ClientSecretRotated => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c02",
+            Kind::ClientDeleted => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c03",
+            Kind::KeyRotated => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c04",
+            Kind::ConsentGranted => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c05",
+            Kind::CodeReplayed => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c06",
+            Kind::RefreshTokenReused => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c07",
+            Kind::TokenRevoked => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c08",
         }
     }
 
     /// Failures and lockouts are notices (5), the rest informational (6).
     fn priority(self) -> u8 {
         match self {
-            Kind::LoginFailed | Kind::AccountLocked => 5,
+            Kind::LoginFailed
+            | Kind::AccountLocked
+            | Kind::CodeReplayed
+            | Kind::RefreshTokenReused => 5,
             _ => 6,
         }
     }

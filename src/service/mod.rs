@@ -3,10 +3,18 @@
 
 pub mod admin;
 pub mod audit;
+pub mod client_auth;
+pub mod clients;
+pub mod introspect;
+pub mod kek;
+pub mod keys;
 pub mod login;
 pub mod password;
 pub mod ratelimit;
+pub mod revoke;
 pub mod sessions;
+pub mod token;
+pub mod userinfo;
 
 use std::time::Duration;
 

@@ -1,0 +1,52 @@
+//! Client authentication at the back-channel endpoints (RFC 6749 §2.3, OIDC Core §9):
+//! exactly one method per request, the registered method only, constant-time secret check.
+
+use crate::domain::client::{AuthMethod, Client, ClientKind};
+use crate::protocol::{Error, secret};
+use crate::store::TenantScope;
+
+/// What the request presented.
+#[derive(Clone)]
+pub struct Presented {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub method: AuthMethod,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Presented({} via {})", self.client_id, self.method.as_str())
+    }
+}
+
+/// A hash to compare against when the client is unknown, so both paths cost the same.
+const NO_SECRET: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Logs the detail and returns the opaque RFC `server_error`.
+pub fn internal(e: impl std::fmt::Display) -> Error {
+    tracing::error!(error = %e, "internal error in an OAuth endpoint");
+    Error::server_error()
+}
+
+/// The authenticated client, or `invalid_client` (RFC 6749 §5.2) for any mismatch.
+pub async fn authenticate(scope: &mut TenantScope<'_>, p: &Presented) -> Result<Client, Error> {
+    let found = scope.client_get(&p.client_id).await.map_err(internal)?;
+    let unknown = || Error::invalid_client("client authentication failed");
+    let Some((client, hash)) = found else {
+        if let Some(s) = &p.secret {
+            let _ = secret::verify(s, NO_SECRET);
+        }
+        return Err(unknown());
+    };
+    if client.auth_method != p.method {
+        return Err(Error::invalid_client(format!(
+            "this client authenticates with {}",
+            client.auth_method.as_str()
+        )));
+    }
+    match (client.kind, &p.secret, hash) {
+        (ClientKind::Public, None, _) => Ok(client),
+        (ClientKind::Confidential, Some(s), Some(h)) if secret::verify(s, &h) => Ok(client),
+        _ => Err(unknown()),
+    }
+}

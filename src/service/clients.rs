@@ -1,0 +1,190 @@
+//! Client registration use cases (CLI, later the admin API): create, list, rotate the secret,
+//! delete. Secrets are 256-bit random values shown once and stored as SHA-256.
+
+use base64::Engine;
+use serde_json::json;
+
+use super::audit::{self, Event, Kind};
+use super::{Context, Error, Result};
+use crate::app::App;
+use crate::domain::client::{AuthMethod, Client, ClientKind, GrantType, RedirectUri, SigningAlg};
+use crate::domain::scope::Scope;
+use crate::domain::tenant::Tenant;
+use crate::protocol::{keyring, secret};
+
+/// What an operator asks for; every field is validated here.
+#[derive(Debug, Default, Clone)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    /// Empty means `authorization_code refresh_token`.
+    pub grant_types: Vec<String>,
+    /// None means `openid profile email offline_access`.
+    pub scopes: Option<String>,
+    pub id_token_alg: Option<String>,
+    pub auth_method: Option<String>,
+    pub first_party: bool,
+    pub allow_plain_pkce: bool,
+    pub require_pkce: bool,
+    pub claims_in_id_token: bool,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub id_token_ttl: Option<i64>,
+}
+
+pub struct Created {
+    pub client: Client,
+    /// The secret of a confidential client, shown once.
+    pub secret: Option<String>,
+}
+
+fn invalid(s: impl Into<String>) -> Error {
+    Error::Invalid(s.into())
+}
+
+fn new_client_id() -> String {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).expect("the OS random number generator failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
+    let name = n.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(invalid("client name must be 1 to 200 characters"));
+    }
+    let uris = |list: &[String]| -> Result<Vec<RedirectUri>> {
+        list.iter()
+            .map(|u| RedirectUri::parse(u).map_err(|e| invalid(e.to_string())))
+            .collect()
+    };
+    let grant_types: Vec<GrantType> = if n.grant_types.is_empty() {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        n.grant_types
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| invalid(format!("unknown grant type {g:?}"))))
+            .collect::<Result<_>>()?
+    };
+    let kind = if n.public { ClientKind::Public } else { ClientKind::Confidential };
+    let auth_method = match (kind, n.auth_method.as_deref()) {
+        (ClientKind::Public, None | Some("none")) => AuthMethod::None,
+        (ClientKind::Public, Some(m)) => return Err(invalid(format!("a public client has no secret; auth method {m:?} is impossible"))),
+        (ClientKind::Confidential, None) => AuthMethod::ClientSecretBasic,
+        (ClientKind::Confidential, Some(m)) => match AuthMethod::parse(m) {
+            Some(AuthMethod::None) | None => return Err(invalid("a confidential client authenticates with client_secret_basic or client_secret_post")),
+            Some(m) => m,
+        },
+    };
+    if kind == ClientKind::Public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(invalid("client_credentials needs a confidential client"));
+    }
+    let redirect_uris = uris(&n.redirect_uris)?;
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(invalid("the authorization_code grant needs at least one --redirect-uri"));
+    }
+    let scopes = Scope::parse(n.scopes.as_deref().unwrap_or("openid profile email offline_access"))
+        .map_err(|e| invalid(e.to_string()))?;
+    let id_token_alg = match n.id_token_alg.as_deref() {
+        None => SigningAlg::RS256,
+        Some(a) => SigningAlg::parse(a).ok_or_else(|| invalid(format!("id_token alg must be RS256, ES256 or EdDSA, not {a:?}")))?,
+    };
+    let ttl = |v: Option<i64>, default: i64, max: i64, what: &str| -> Result<i64> {
+        let v = v.unwrap_or(default);
+        if (1..=max).contains(&v) { Ok(v) } else { Err(invalid(format!("{what} lifetime must be 1 to {max} seconds"))) }
+    };
+    Ok(Client {
+        tenant_id: tenant.id,
+        client_id: new_client_id(),
+        name: name.to_owned(),
+        kind,
+        auth_method,
+        redirect_uris,
+        post_logout_redirect_uris: uris(&n.post_logout_redirect_uris)?,
+        grant_types,
+        scopes,
+        id_token_alg,
+        access_token_ttl: ttl(n.access_token_ttl, 3600, 86_400, "access token")?,
+        refresh_token_ttl: ttl(n.refresh_token_ttl, 30 * 86_400, 365 * 86_400, "refresh token")?,
+        // Capped so a retired signing key can be dropped after this long (protocol::keyring).
+        id_token_ttl: ttl(n.id_token_ttl, 3600, keyring::MAX_SIGNED_LIFETIME, "id_token")?,
+        require_pkce: n.require_pkce || n.public,
+        allow_plain_pkce: n.allow_plain_pkce,
+        first_party: n.first_party,
+        claims_in_id_token: n.claims_in_id_token,
+        created_at: now,
+    })
+}
+
+pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) -> Result<Created> {
+    let now = app.clock.now();
+    let client = build(tenant, n, now)?;
+    let secret = (client.kind == ClientKind::Confidential).then(secret::generate);
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant)
+        .client_insert(&client, secret.as_deref().map(secret::hash).as_deref(), now)
+        .await?;
+    let rec = audit::record(&mut tx, Event {
+        kind: Kind::ClientCreated,
+        tenant: Some(tenant.id),
+        target: Some(format!("client:{}", client.client_id)),
+        metadata: json!({ "name": client.name, "kind": client.kind }),
+        ctx,
+    }, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(Created { client, secret })
+}
+
+pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<Client>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.scope(tenant).clients_list().await?)
+}
+
+pub async fn get(app: &App, tenant: &Tenant, client_id: &str) -> Result<Client> {
+    let mut tx = app.store.read().await?;
+    tx.scope(tenant).client_get(client_id).await?.map(|(c, _)| c).ok_or(Error::NotFound("client"))
+}
+
+/// A new secret for a confidential client; the old one stops working at once.
+pub async fn rotate_secret(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<String> {
+    let now = app.clock.now();
+    let s = secret::generate();
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant).client_set_secret(client_id, &secret::hash(&s), now).await.map_err(|e| match e {
+        crate::store::Error::NotFound => Error::NotFound("confidential client"),
+        e => e.into(),
+    })?;
+    let rec = audit::record(&mut tx, Event {
+        kind: Kind::ClientSecretRotated,
+        tenant: Some(tenant.id),
+        target: Some(format!("client:{client_id}")),
+        metadata: json!({}),
+        ctx,
+    }, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(s)
+}
+
+/// Deletes the client and, through the foreign keys, its codes, tokens and consents.
+pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<()> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant).client_delete(client_id).await.map_err(|e| match e {
+        crate::store::Error::NotFound => Error::NotFound("client"),
+        e => e.into(),
+    })?;
+    let rec = audit::record(&mut tx, Event {
+        kind: Kind::ClientDeleted,
+        tenant: Some(tenant.id),
+        target: Some(format!("client:{client_id}")),
+        metadata: json!({}),
+        ctx,
+    }, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Signing keys per tenant: creation (sealed under the KEK), rotation on a schedule or on
+//! demand, the JWKS, and an in-memory cache of parsed keys so signing never re-parses DER.
+//! Several nodes over one database agree because every decision is made from the rows and
+//! the clock (`protocol::keyring`), and a generation number is unique per tenant and alg.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::kek::Kek;
+use super::{Error, Result};
+use crate::app::App;
+use crate::clock::UnixTime;
+use crate::domain::client::SigningAlg;
+use crate::domain::ids::TenantId;
+use crate::domain::tenant::Tenant;
+use crate::protocol::jose::{self, SigningKey};
+use crate::protocol::keyring::{self, KeyMeta};
+use crate::store::KeyRow;
+
+/// A node re-reads a tenant's keys at least this often (well below `keyring::PUBLISH_LEAD`).
+const CACHE_TTL: i64 = 60;
+
+/// The parsed, published keys of one tenant.
+pub struct TenantKeys {
+    pub metas: Vec<KeyMeta>,
+    keys: HashMap<String, Arc<SigningKey>>,
+    /// The JWKS document, rendered once per load.
+    pub jwks: String,
+    fresh_until: UnixTime,
+}
+
+impl TenantKeys {
+    pub fn signer(&self, alg: SigningAlg, now: UnixTime) -> Option<&Arc<SigningKey>> {
+        keyring::active(&self.metas, alg, now).and_then(|m| self.keys.get(&m.kid))
+    }
+
+    /// A published key by `kid` (to verify our own tokens, e.g. `id_token_hint`).
+    pub fn by_kid(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.keys.get(kid)
+    }
+}
+
+#[derive(Default)]
+pub struct Keys {
+    kek: OnceCell<Kek>,
+    cache: RwLock<HashMap<TenantId, Arc<TenantKeys>>>,
+}
+
+fn aad(tenant: TenantId, alg: SigningAlg, generation: i64) -> String {
+    format!("{tenant}:{alg}:{generation}")
+}
+
+impl Keys {
+    pub async fn kek(&self, app: &App) -> Result<&Kek> {
+        self.kek
+            .get_or_try_init(|| async { Kek::load(&app.config.oauth) })
+            .await
+    }
+
+    pub fn invalidate(&self, tenant: TenantId) {
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(&tenant);
+        }
+    }
+
+    /// The tenant's keys, from the cache while fresh, else from the database. Creates the
+    /// first RS256 key of a tenant that has none.
+    pub async fn for_tenant(&self, app: &App, tenant: &Tenant) -> Result<Arc<TenantKeys>> {
+        let now = app.clock.now();
+        if let Ok(c) = self.cache.read()
+            && let Some(k) = c.get(&tenant.id)
+            && now < k.fresh_until
+        {
+            return Ok(k.clone());
+        }
+        let mut loaded = self.load(app, tenant, now).await?;
+        if keyring::active(&loaded.metas, SigningAlg::RS256, now).is_none() {
+            ensure(app, tenant, SigningAlg::RS256).await?;
+            loaded = self.load(app, tenant, now).await?;
+        }
+        let loaded = Arc::new(loaded);
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(tenant.id, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    async fn load(&self, app: &App, tenant: &Tenant, now: UnixTime) -> Result<TenantKeys> {
+        let rows = {
+            let mut tx = app.store.read().await?;
+            tx.scope(tenant).keys_list().await?
+        };
+        let kek = self.kek(app).await?;
+        let mut metas = Vec::new();
+        let mut keys = HashMap::new();
+        for r in rows {
+            let alg = SigningAlg::parse(&r.alg)
+                .ok_or_else(|| Error::Internal(format!("signing key {} has alg {}", r.kid, r.alg)))?;
+            metas.push(KeyMeta {
+                kid: r.kid.clone(),
+                alg,
+                generation: r.generation,
+                activates_at: r.activates_at,
+            });
+            if r.kek_id != kek.id {
+                return Err(Error::Internal(format!(
+                    "signing key {} was sealed with key-encryption key {}, but {} is configured",
+                    r.kid, r.kek_id, kek.id
+                )));
+            }
+            let der = kek.open(&r.private_key, &aad(tenant.id, alg, r.generation))?;
+            let key = SigningKey::from_pkcs8(alg, &der)
+                .map_err(|e| Error::Internal(format!("signing key {}: {e}", r.kid)))?;
+            keys.insert(r.kid, Arc::new(key));
+        }
+        let published: Vec<&KeyMeta> = metas
+            .iter()
+            .filter(|m| keyring::is_published(&metas, m, now))
+            .collect();
+        let jwks = json!({
+            "keys": published.iter().filter_map(|m| keys.get(&m.kid)).map(|k| &k.jwk).collect::<Vec<_>>()
+        })
+        .to_string();
+        keys.retain(|kid, _| published.iter().any(|m| &m.kid == kid));
+        let fresh_until = keyring::next_change(&metas, now).map_or(now + CACHE_TTL, |t| t.min(now + CACHE_TTL));
+        Ok(TenantKeys {
+            metas,
+            keys,
+            jwks,
+            fresh_until,
+        })
+    }
+}
+
+/// The key that signs for `alg` now, creating the tenant's first key of that alg if needed.
+pub async fn signer(app: &App, tenant: &Tenant, alg: SigningAlg) -> Result<Arc<SigningKey>> {
+    let now = app.clock.now();
+    let keys = app.keys.for_tenant(app, tenant).await?;
+    if let Some(k) = keys.signer(alg, now) {
+        return Ok(k.clone());
+    }
+    ensure(app, tenant, alg).await?;
+    app.keys.invalidate(tenant.id);
+    let keys = app.keys.for_tenant(app, tenant).await?;
+    keys.signer(alg, now)
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("no active {alg} key after creating one")))
+}
+
+/// Creates generation 1 of `alg`, active at once, unless the tenant has any key of that alg.
+/// Nothing can have cached a JWKS with a key of this alg yet, so no publication lead is needed.
+pub async fn ensure(app: &App, tenant: &Tenant, alg: SigningAlg) -> Result<()> {
+    let now = app.clock.now();
+    let existing = {
+        let mut tx = app.store.read().await?;
+        tx.scope(tenant).keys_list().await?
+    };
+    if existing.iter().any(|r| r.alg == alg.as_str()) {
+        return Ok(());
+    }
+    insert_generation(app, tenant, alg, 1, now).await.map(|_| ())
+}
+
+/// Adds the next generation of `alg`, published now and signing from `now + activate_in`.
+pub async fn rotate(app: &App, tenant: &Tenant, alg: SigningAlg, activate_in: i64) -> Result<KeyMeta> {
+    let now = app.clock.now();
+    let metas = metas(app, tenant).await?;
+    let generation = keyring::next_generation(&metas, alg);
+    let meta = insert_generation(app, tenant, alg, generation, now + activate_in.max(0))
+        .await?
+        .ok_or_else(|| Error::Conflict("another rotation of this key happened at the same time; retry".into()))?;
+    app.keys.invalidate(tenant.id);
+    Ok(meta)
+}
+
+pub async fn metas(app: &App, tenant: &Tenant) -> Result<Vec<KeyMeta>> {
+    let mut tx = app.store.read().await?;
+    let rows = tx.scope(tenant).keys_list().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(KeyMeta {
+                alg: SigningAlg::parse(&r.alg)?,
+                kid: r.kid,
+                generation: r.generation,
+                activates_at: r.activates_at,
+            })
+        })
+        .collect())
+}
+
+/// The scheduled part: rotate every alg whose active key is due, delete keys no longer
+/// published. Returns how many keys were created and deleted.
+pub async fn maintain(app: &App, tenant: &Tenant) -> Result<(usize, usize)> {
+    let now = app.clock.now();
+    let period = app.config.oauth.key_rotation.as_secs() as i64;
+    let metas = metas(app, tenant).await?;
+    let mut created = 0;
+    for alg in SigningAlg::ALL {
+        if keyring::rotation_due(&metas, alg, now, period) {
+            let g = keyring::next_generation(&metas, alg);
+            match insert_generation(app, tenant, alg, g, now + keyring::PUBLISH_LEAD).await {
+                Ok(Some(_)) => created += 1,
+                Ok(None) => {} // another node rotated first
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let expired: Vec<String> = keyring::expired(&metas, now).iter().map(|m| m.kid.clone()).collect();
+    if !expired.is_empty() {
+        let mut tx = app.store.begin().await?;
+        for kid in &expired {
+            tx.scope(tenant).key_delete(kid).await?;
+        }
+        tx.commit().await?;
+    }
+    if created > 0 || !expired.is_empty() {
+        app.keys.invalidate(tenant.id);
+    }
+    Ok((created, expired.len()))
+}
+
+async fn insert_generation(
+    app: &App,
+    tenant: &Tenant,
+    alg: SigningAlg,
+    generation: i64,
+    activates_at: UnixTime,
+) -> Result<Option<KeyMeta>> {
+    let now = app.clock.now();
+    // RSA key generation takes tens to hundreds of milliseconds: keep it off the async workers.
+    let der = tokio::task::spawn_blocking(move || jose::generate(alg))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let key = SigningKey::from_pkcs8(alg, &der).map_err(|e| Error::Internal(e.to_string()))?;
+    let kek = app.keys.kek(app).await?;
+    let row = KeyRow {
+        kid: key.kid.clone(),
+        alg: alg.as_str().to_owned(),
+        generation,
+        activates_at,
+        private_key: kek.seal(&der, &aad(tenant.id, alg, generation))?,
+        kek_id: kek.id.clone(),
+        created_at: now,
+    };
+    let mut tx = app.store.begin().await?;
+    match tx.scope(tenant).key_insert(&row).await {
+        Ok(()) => tx.commit().await?,
+        // Another node created this generation first: theirs is the key, ours is dropped.
+        Err(crate::store::Error::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(tenant = %tenant.slug, kid = %row.kid, alg = %alg, generation, activates_at, "signing key created");
+    Ok(Some(KeyMeta {
+        kid: row.kid,
+        alg,
+        generation,
+        activates_at,
+    }))
+}

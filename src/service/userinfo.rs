@@ -1,0 +1,54 @@
+//! The UserInfo endpoint (OIDC Core §5.3): the claims the access token's scope releases.
+
+use serde_json::{Map, Value};
+
+use super::client_auth::internal;
+use crate::app::App;
+use crate::domain::scope::{self, Scope};
+use crate::domain::tenant::Tenant;
+use crate::protocol::claims::{self, Profile};
+use crate::protocol::secret;
+
+/// Why a bearer token was refused (RFC 6750 §3.1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    InvalidToken,
+    InsufficientScope,
+    Internal,
+}
+
+pub async fn userinfo(app: &App, tenant: &Tenant, token: &str) -> Result<Map<String, Value>, Refused> {
+    let now = app.clock.now();
+    let mut tx = app.store.read().await.map_err(|e| { internal(e); Refused::Internal })?;
+    let mut scope = tx.scope(tenant);
+    let Some(at) = scope.access_get(&secret::hash(token)).await.map_err(|e| { internal(e); Refused::Internal })? else {
+        return Err(Refused::InvalidToken);
+    };
+    if at.revoked_at.is_some() || at.expires_at <= now {
+        return Err(Refused::InvalidToken);
+    }
+    let granted = Scope::parse(&at.scope).map_err(|_| Refused::InvalidToken)?;
+    let Some(user_id) = at.user_id.and_then(|u| u.parse().ok()) else {
+        return Err(Refused::InsufficientScope); // a client_credentials token has no user
+    };
+    if !granted.contains(scope::OPENID) {
+        return Err(Refused::InsufficientScope);
+    }
+    let user = scope.user_by_id(user_id).await.map_err(|e| { internal(e); Refused::Internal })?;
+    let Some(u) = user.filter(|u| u.is_active()) else {
+        return Err(Refused::InvalidToken);
+    };
+    let profile = Profile {
+        sub: u.id.to_string(),
+        email: Some(u.email.as_str().to_owned()),
+        email_verified: u.email_verified,
+        name: u.profile.name,
+        given_name: u.profile.given_name,
+        family_name: u.profile.family_name,
+        nickname: u.profile.nickname,
+        picture: u.profile.picture,
+        locale: u.profile.locale,
+        zoneinfo: u.profile.zoneinfo,
+    };
+    Ok(claims::by_scope(&profile, &granted))
+}
