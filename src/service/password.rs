@@ -3,6 +3,7 @@
 //! `concurrency * QUEUE_FACTOR` logins wait at all. Beyond that the caller gets `Busy`
 //! (rendered as 503 + Retry-After) instead of piling up memory and latency (DESIGN §5).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct Hasher {
     /// A hash of a random password with the current parameters, verified against when the user
     /// is unknown so that the response costs the same time (no enumeration).
     dummy: Arc<OnceLock<String>>,
+    /// Verifications performed (real or dummy), so tests can prove every path paid for one.
+    verifications: Arc<AtomicU64>,
 }
 
 /// The result of checking a password against a stored hash.
@@ -53,6 +56,7 @@ impl Hasher {
             admitted: Arc::new(Semaphore::new(concurrency * (1 + QUEUE_FACTOR))),
             queue_timeout: cfg.hash_queue_timeout,
             dummy: Arc::new(OnceLock::new()),
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -93,6 +97,11 @@ impl Hasher {
         .map_err(|e| Error::Internal(format!("hash task: {e}")))
     }
 
+    /// How many password verifications ran so far.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
     /// A fresh PHC string for `password` with the configured parameters.
     pub async fn hash(&self, password: String) -> Result<String> {
         let params = self.params.clone();
@@ -104,7 +113,9 @@ impl Hasher {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Verified> {
         let params = self.params.clone();
         let dummy = self.dummy.clone();
+        let counter = self.verifications.clone();
         self.on_pool(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
             let (target, real) = match stored {
                 Some(h) => (h, true),
                 None => (

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::scope::TenantScope;
 use super::{Result, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
@@ -54,41 +55,53 @@ impl Tx {
             .rows_affected());
         Ok(())
     }
+}
 
-    /// Recent events of one tenant (or installation-wide ones with `None`), newest first.
-    pub async fn audit_list(
-        &mut self,
-        tenant: Option<TenantId>,
-        limit: i64,
-    ) -> Result<Vec<AuditRow>> {
-        const BY_TENANT: &str = "SELECT event_type, tenant_id, actor, target, ip, user_agent, request_id, metadata, \
-                                 created_at FROM audit_events WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
-        const GLOBAL: &str = "SELECT event_type, tenant_id, actor, target, ip, user_agent, request_id, metadata, \
-                              created_at FROM audit_events WHERE tenant_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $1";
-        let rows: Vec<Row> = match tenant {
-            Some(t) => on_tx!(self, |c| sqlx::query_as(BY_TENANT)
-                .bind(t.to_string())
-                .bind(limit)
-                .fetch_all(&mut **c)
-                .await?),
-            None => on_tx!(self, |c| sqlx::query_as(GLOBAL)
-                .bind(limit)
-                .fetch_all(&mut **c)
-                .await?),
-        };
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditRow {
-                event_type: r.event_type,
-                tenant_id: r.tenant_id.and_then(|t| t.parse().ok()),
-                actor: r.actor,
-                target: r.target,
-                ip: r.ip,
-                user_agent: r.user_agent,
-                request_id: r.request_id,
-                metadata: r.metadata,
-                created_at: r.created_at,
-            })
-            .collect())
+const SELECT: &str = "SELECT event_type, tenant_id, actor, target, ip, user_agent, request_id, metadata, created_at \
+                      FROM audit_events";
+
+impl TenantScope<'_> {
+    /// Recent events of this tenant, newest first.
+    pub async fn audit_list(&mut self, limit: i64) -> Result<Vec<AuditRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ));
+        let tenant = self.tenant_id();
+        let rows: Vec<Row> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        Ok(rows.into_iter().map(Row::into_audit).collect())
+    }
+}
+
+impl Tx {
+    /// Recent installation-wide events (no tenant), newest first.
+    pub async fn audit_list_global(&mut self, limit: i64) -> Result<Vec<AuditRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
+        ));
+        let rows: Vec<Row> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        Ok(rows.into_iter().map(Row::into_audit).collect())
+    }
+}
+
+impl Row {
+    fn into_audit(self) -> AuditRow {
+        AuditRow {
+            event_type: self.event_type,
+            tenant_id: self.tenant_id.and_then(|t| t.parse().ok()),
+            actor: self.actor,
+            target: self.target,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            request_id: self.request_id,
+            metadata: self.metadata,
+            created_at: self.created_at,
+        }
     }
 }

@@ -2,7 +2,11 @@
 
 mod common;
 
+mod cli;
+
 mod config_errors;
 mod daemon;
+mod identity;
 mod journald;
+mod login_pages;
 mod storage;
