@@ -585,7 +585,12 @@ impl Config {
             ),
             (
                 "KEY_ENCRYPTION_KEY".into(),
-                if self.oauth.key_encryption_key.is_some() { "(set)" } else { "(unset: generated in the state directory)" }.into(),
+                if self.oauth.key_encryption_key.is_some() {
+                    "(set)"
+                } else {
+                    "(unset: generated in the state directory)"
+                }
+                .into(),
             ),
             (
                 "KEY_ROTATION_DAYS".into(),

@@ -88,7 +88,19 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
             return ExitCode::from(crate::cli::EX_CONFIG);
         }
     };
+    systemd::status("loading signing keys");
+    match crate::service::housekeeping::prepare(&app).await {
+        Ok(n) => tracing::info!(tenants = n, "signing keys loaded"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load signing keys");
+            return ExitCode::FAILURE;
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(crate::service::housekeeping::run(
+        app.clone(),
+        stop_rx.clone(),
+    ));
     for l in &listeners {
         tracing::info!(listener = %l.describe, "listening");
     }

@@ -21,7 +21,9 @@ fn main() -> ExitCode {
         | Command::Migrate
         | Command::Bootstrap(_)
         | Command::Tenant(_)
-        | Command::User(_) => {}
+        | Command::User(_)
+        | Command::Client(_)
+        | Command::Keys(_) => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -32,7 +34,11 @@ fn main() -> ExitCode {
     };
     if matches!(
         command,
-        Command::Bootstrap(_) | Command::Tenant(_) | Command::User(_)
+        Command::Bootstrap(_)
+            | Command::Tenant(_)
+            | Command::User(_)
+            | Command::Client(_)
+            | Command::Keys(_)
     ) {
         // Operator commands print their own results; only warnings and errors are logged.
         logging::init("warn", config.log_format);

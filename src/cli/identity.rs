@@ -146,6 +146,8 @@ pub fn run(config: Config, command: super::Command) -> ExitCode {
             super::Command::Bootstrap(args) => bootstrap(&app, args).await,
             super::Command::Tenant(cmd) => tenant(&app, cmd).await,
             super::Command::User(cmd) => user(&app, cmd).await,
+            super::Command::Client(cmd) => super::oauth::client(&app, cmd).await,
+            super::Command::Keys(cmd) => super::oauth::keys(&app, cmd).await,
             _ => Err(service::Error::Internal("not an operator command".into())),
         };
         app.store.close().await;

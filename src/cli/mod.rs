@@ -3,6 +3,7 @@
 //! `gen-docs` used by packaging to write the man page and shell completions.
 
 pub mod identity;
+pub mod oauth;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +54,12 @@ pub enum Command {
     /// Manage the users of a tenant.
     #[command(subcommand)]
     User(identity::UserCommand),
+    /// Manage the OAuth clients of a tenant.
+    #[command(subcommand)]
+    Client(oauth::ClientCommand),
+    /// Rotate and list a tenant's signing keys.
+    #[command(subcommand)]
+    Keys(oauth::KeysCommand),
     /// Write the man page and shell completions into a directory (used by packaging).
     #[command(hide = true)]
     GenDocs {

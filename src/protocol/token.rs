@@ -92,22 +92,46 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_each_grant_and_rejects_repeats() {
-        let p = single(pairs(&[("grant_type", "authorization_code"), ("code", "c"), ("code_verifier", "")])).unwrap();
+        let p = single(pairs(&[
+            ("grant_type", "authorization_code"),
+            ("code", "c"),
+            ("code_verifier", ""),
+        ]))
+        .unwrap();
         assert_eq!(
             TokenRequest::parse(&p).unwrap(),
-            TokenRequest::AuthorizationCode { code: "c".into(), redirect_uri: None, code_verifier: None }
+            TokenRequest::AuthorizationCode {
+                code: "c".into(),
+                redirect_uri: None,
+                code_verifier: None
+            }
         );
-        let p = single(pairs(&[("grant_type", "client_credentials"), ("scope", "b a")])).unwrap();
-        assert!(matches!(TokenRequest::parse(&p).unwrap(), TokenRequest::ClientCredentials { scope: Some(_) }));
+        let p = single(pairs(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "b a"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            TokenRequest::parse(&p).unwrap(),
+            TokenRequest::ClientCredentials { scope: Some(_) }
+        ));
         assert!(single(pairs(&[("code", "a"), ("code", "b")])).is_err());
         let p = single(pairs(&[("grant_type", "password")])).unwrap();
-        assert_eq!(TokenRequest::parse(&p).unwrap_err().code, Code::UnsupportedGrantType);
+        assert_eq!(
+            TokenRequest::parse(&p).unwrap_err().code,
+            Code::UnsupportedGrantType
+        );
         let p = single(pairs(&[("grant_type", "refresh_token")])).unwrap();
-        assert_eq!(TokenRequest::parse(&p).unwrap_err().code, Code::InvalidRequest);
+        assert_eq!(
+            TokenRequest::parse(&p).unwrap_err().code,
+            Code::InvalidRequest
+        );
     }
 }

@@ -15,7 +15,12 @@ pub struct Presented {
 
 impl std::fmt::Debug for Presented {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Presented({} via {})", self.client_id, self.method.as_str())
+        write!(
+            f,
+            "Presented({} via {})",
+            self.client_id,
+            self.method.as_str()
+        )
     }
 }
 

@@ -65,16 +65,30 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
     } else {
         n.grant_types
             .iter()
-            .map(|g| GrantType::parse(g).ok_or_else(|| invalid(format!("unknown grant type {g:?}"))))
+            .map(|g| {
+                GrantType::parse(g).ok_or_else(|| invalid(format!("unknown grant type {g:?}")))
+            })
             .collect::<Result<_>>()?
     };
-    let kind = if n.public { ClientKind::Public } else { ClientKind::Confidential };
+    let kind = if n.public {
+        ClientKind::Public
+    } else {
+        ClientKind::Confidential
+    };
     let auth_method = match (kind, n.auth_method.as_deref()) {
         (ClientKind::Public, None | Some("none")) => AuthMethod::None,
-        (ClientKind::Public, Some(m)) => return Err(invalid(format!("a public client has no secret; auth method {m:?} is impossible"))),
+        (ClientKind::Public, Some(m)) => {
+            return Err(invalid(format!(
+                "a public client has no secret; auth method {m:?} is impossible"
+            )));
+        }
         (ClientKind::Confidential, None) => AuthMethod::ClientSecretBasic,
         (ClientKind::Confidential, Some(m)) => match AuthMethod::parse(m) {
-            Some(AuthMethod::None) | None => return Err(invalid("a confidential client authenticates with client_secret_basic or client_secret_post")),
+            Some(AuthMethod::None) | None => {
+                return Err(invalid(
+                    "a confidential client authenticates with client_secret_basic or client_secret_post",
+                ));
+            }
             Some(m) => m,
         },
     };
@@ -83,17 +97,33 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
     }
     let redirect_uris = uris(&n.redirect_uris)?;
     if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-        return Err(invalid("the authorization_code grant needs at least one --redirect-uri"));
+        return Err(invalid(
+            "the authorization_code grant needs at least one --redirect-uri",
+        ));
     }
-    let scopes = Scope::parse(n.scopes.as_deref().unwrap_or("openid profile email offline_access"))
-        .map_err(|e| invalid(e.to_string()))?;
+    let scopes = Scope::parse(
+        n.scopes
+            .as_deref()
+            .unwrap_or("openid profile email offline_access"),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
     let id_token_alg = match n.id_token_alg.as_deref() {
         None => SigningAlg::RS256,
-        Some(a) => SigningAlg::parse(a).ok_or_else(|| invalid(format!("id_token alg must be RS256, ES256 or EdDSA, not {a:?}")))?,
+        Some(a) => SigningAlg::parse(a).ok_or_else(|| {
+            invalid(format!(
+                "id_token alg must be RS256, ES256 or EdDSA, not {a:?}"
+            ))
+        })?,
     };
     let ttl = |v: Option<i64>, default: i64, max: i64, what: &str| -> Result<i64> {
         let v = v.unwrap_or(default);
-        if (1..=max).contains(&v) { Ok(v) } else { Err(invalid(format!("{what} lifetime must be 1 to {max} seconds"))) }
+        if (1..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(invalid(format!(
+                "{what} lifetime must be 1 to {max} seconds"
+            )))
+        }
     };
     Ok(Client {
         tenant_id: tenant.id,
@@ -107,9 +137,19 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         scopes,
         id_token_alg,
         access_token_ttl: ttl(n.access_token_ttl, 3600, 86_400, "access token")?,
-        refresh_token_ttl: ttl(n.refresh_token_ttl, 30 * 86_400, 365 * 86_400, "refresh token")?,
+        refresh_token_ttl: ttl(
+            n.refresh_token_ttl,
+            30 * 86_400,
+            365 * 86_400,
+            "refresh token",
+        )?,
         // Capped so a retired signing key can be dropped after this long (protocol::keyring).
-        id_token_ttl: ttl(n.id_token_ttl, 3600, keyring::MAX_SIGNED_LIFETIME, "id_token")?,
+        id_token_ttl: ttl(
+            n.id_token_ttl,
+            3600,
+            keyring::MAX_SIGNED_LIFETIME,
+            "id_token",
+        )?,
         require_pkce: n.require_pkce || n.public,
         allow_plain_pkce: n.allow_plain_pkce,
         first_party: n.first_party,
@@ -126,13 +166,18 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
     tx.scope(tenant)
         .client_insert(&client, secret.as_deref().map(secret::hash).as_deref(), now)
         .await?;
-    let rec = audit::record(&mut tx, Event {
-        kind: Kind::ClientCreated,
-        tenant: Some(tenant.id),
-        target: Some(format!("client:{}", client.client_id)),
-        metadata: json!({ "name": client.name, "kind": client.kind }),
-        ctx,
-    }, now).await?;
+    let rec = audit::record(
+        &mut tx,
+        Event {
+            kind: Kind::ClientCreated,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{}", client.client_id)),
+            metadata: json!({ "name": client.name, "kind": client.kind }),
+            ctx,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     rec.emit();
     Ok(Created { client, secret })
@@ -145,25 +190,42 @@ pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<Client>> {
 
 pub async fn get(app: &App, tenant: &Tenant, client_id: &str) -> Result<Client> {
     let mut tx = app.store.read().await?;
-    tx.scope(tenant).client_get(client_id).await?.map(|(c, _)| c).ok_or(Error::NotFound("client"))
+    tx.scope(tenant)
+        .client_get(client_id)
+        .await?
+        .map(|(c, _)| c)
+        .ok_or(Error::NotFound("client"))
 }
 
 /// A new secret for a confidential client; the old one stops working at once.
-pub async fn rotate_secret(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<String> {
+pub async fn rotate_secret(
+    app: &App,
+    tenant: &Tenant,
+    client_id: &str,
+    ctx: &Context,
+) -> Result<String> {
     let now = app.clock.now();
     let s = secret::generate();
     let mut tx = app.store.begin().await?;
-    tx.scope(tenant).client_set_secret(client_id, &secret::hash(&s), now).await.map_err(|e| match e {
-        crate::store::Error::NotFound => Error::NotFound("confidential client"),
-        e => e.into(),
-    })?;
-    let rec = audit::record(&mut tx, Event {
-        kind: Kind::ClientSecretRotated,
-        tenant: Some(tenant.id),
-        target: Some(format!("client:{client_id}")),
-        metadata: json!({}),
-        ctx,
-    }, now).await?;
+    tx.scope(tenant)
+        .client_set_secret(client_id, &secret::hash(&s), now)
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::NotFound => Error::NotFound("confidential client"),
+            e => e.into(),
+        })?;
+    let rec = audit::record(
+        &mut tx,
+        Event {
+            kind: Kind::ClientSecretRotated,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{client_id}")),
+            metadata: json!({}),
+            ctx,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     rec.emit();
     Ok(s)
@@ -173,17 +235,25 @@ pub async fn rotate_secret(app: &App, tenant: &Tenant, client_id: &str, ctx: &Co
 pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<()> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    tx.scope(tenant).client_delete(client_id).await.map_err(|e| match e {
-        crate::store::Error::NotFound => Error::NotFound("client"),
-        e => e.into(),
-    })?;
-    let rec = audit::record(&mut tx, Event {
-        kind: Kind::ClientDeleted,
-        tenant: Some(tenant.id),
-        target: Some(format!("client:{client_id}")),
-        metadata: json!({}),
-        ctx,
-    }, now).await?;
+    tx.scope(tenant)
+        .client_delete(client_id)
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::NotFound => Error::NotFound("client"),
+            e => e.into(),
+        })?;
+    let rec = audit::record(
+        &mut tx,
+        Event {
+            kind: Kind::ClientDeleted,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{client_id}")),
+            metadata: json!({}),
+            ctx,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     rec.emit();
     Ok(())

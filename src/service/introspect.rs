@@ -22,7 +22,9 @@ pub async fn introspect(
     let client = authenticate(&mut scope, presented).await?;
     // RFC 7662 §2.1: the endpoint is for protected resources; public clients cannot be trusted.
     if client.kind != ClientKind::Confidential {
-        return Err(Error::unauthorized_client("introspection needs a confidential client"));
+        return Err(Error::unauthorized_client(
+            "introspection needs a confidential client",
+        ));
     }
     let inactive = json!({ "active": false });
     let hash = secret::hash(token);

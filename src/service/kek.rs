@@ -67,7 +67,9 @@ impl Kek {
     }
 
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>> {
-        let fail = || Error::Internal("a signing key does not decrypt with this key-encryption key".into());
+        let fail = || {
+            Error::Internal("a signing key does not decrypt with this key-encryption key".into())
+        };
         let mut raw = STANDARD.decode(sealed).map_err(|_| fail())?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(fail());

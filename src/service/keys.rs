@@ -97,8 +97,9 @@ impl Keys {
         let mut metas = Vec::new();
         let mut keys = HashMap::new();
         for r in rows {
-            let alg = SigningAlg::parse(&r.alg)
-                .ok_or_else(|| Error::Internal(format!("signing key {} has alg {}", r.kid, r.alg)))?;
+            let alg = SigningAlg::parse(&r.alg).ok_or_else(|| {
+                Error::Internal(format!("signing key {} has alg {}", r.kid, r.alg))
+            })?;
             metas.push(KeyMeta {
                 kid: r.kid.clone(),
                 alg,
@@ -125,7 +126,8 @@ impl Keys {
         })
         .to_string();
         keys.retain(|kid, _| published.iter().any(|m| &m.kid == kid));
-        let fresh_until = keyring::next_change(&metas, now).map_or(now + CACHE_TTL, |t| t.min(now + CACHE_TTL));
+        let fresh_until =
+            keyring::next_change(&metas, now).map_or(now + CACHE_TTL, |t| t.min(now + CACHE_TTL));
         Ok(TenantKeys {
             metas,
             keys,
@@ -161,17 +163,26 @@ pub async fn ensure(app: &App, tenant: &Tenant, alg: SigningAlg) -> Result<()> {
     if existing.iter().any(|r| r.alg == alg.as_str()) {
         return Ok(());
     }
-    insert_generation(app, tenant, alg, 1, now).await.map(|_| ())
+    insert_generation(app, tenant, alg, 1, now)
+        .await
+        .map(|_| ())
 }
 
 /// Adds the next generation of `alg`, published now and signing from `now + activate_in`.
-pub async fn rotate(app: &App, tenant: &Tenant, alg: SigningAlg, activate_in: i64) -> Result<KeyMeta> {
+pub async fn rotate(
+    app: &App,
+    tenant: &Tenant,
+    alg: SigningAlg,
+    activate_in: i64,
+) -> Result<KeyMeta> {
     let now = app.clock.now();
     let metas = metas(app, tenant).await?;
     let generation = keyring::next_generation(&metas, alg);
     let meta = insert_generation(app, tenant, alg, generation, now + activate_in.max(0))
         .await?
-        .ok_or_else(|| Error::Conflict("another rotation of this key happened at the same time; retry".into()))?;
+        .ok_or_else(|| {
+            Error::Conflict("another rotation of this key happened at the same time; retry".into())
+        })?;
     app.keys.invalidate(tenant.id);
     Ok(meta)
 }
@@ -209,7 +220,10 @@ pub async fn maintain(app: &App, tenant: &Tenant) -> Result<(usize, usize)> {
             }
         }
     }
-    let expired: Vec<String> = keyring::expired(&metas, now).iter().map(|m| m.kid.clone()).collect();
+    let expired: Vec<String> = keyring::expired(&metas, now)
+        .iter()
+        .map(|m| m.kid.clone())
+        .collect();
     if !expired.is_empty() {
         let mut tx = app.store.begin().await?;
         for kid in &expired {

@@ -3,8 +3,11 @@
 
 pub mod admin;
 pub mod audit;
+pub mod authorize;
 pub mod client_auth;
 pub mod clients;
+pub mod end_session;
+pub mod housekeeping;
 pub mod introspect;
 pub mod kek;
 pub mod keys;

@@ -27,23 +27,38 @@ pub async fn revoke(
         if r.client_id != client.client_id {
             return Ok(()); // §2.1: not this client's token; say nothing
         }
-        (scope.family_revoke(&r.family_id, now).await.map_err(internal)?, "refresh_token")
+        (
+            scope
+                .family_revoke(&r.family_id, now)
+                .await
+                .map_err(internal)?,
+            "refresh_token",
+        )
     } else if let Some(a) = scope.access_get(&hash).await.map_err(internal)? {
         if a.client_id != client.client_id {
             return Ok(());
         }
         // An access token of a refresh family is revoked alone; the family lives on.
-        (scope.access_revoke(&hash, now).await.map_err(internal)?, "access_token")
+        (
+            scope.access_revoke(&hash, now).await.map_err(internal)?,
+            "access_token",
+        )
     } else {
         return Ok(());
     };
-    let rec = audit::record(&mut tx, Event {
-        kind: Kind::TokenRevoked,
-        tenant: Some(tenant.id),
-        target: Some(format!("client:{}", client.client_id)),
-        metadata: json!({ "token_type": what, "revoked": revoked }),
-        ctx,
-    }, now).await.map_err(internal)?;
+    let rec = audit::record(
+        &mut tx,
+        Event {
+            kind: Kind::TokenRevoked,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{}", client.client_id)),
+            metadata: json!({ "token_type": what, "revoked": revoked }),
+            ctx,
+        },
+        now,
+    )
+    .await
+    .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     rec.emit();
     Ok(())

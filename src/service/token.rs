@@ -59,7 +59,14 @@ pub async fn exchange(
             code_verifier,
         } => {
             let (issued, subject) = authorization_code(
-                tx, tenant, &client, &code, redirect_uri, code_verifier, ctx, now,
+                tx,
+                tenant,
+                &client,
+                &code,
+                redirect_uri,
+                code_verifier,
+                ctx,
+                now,
             )
             .await?;
             finish(app, tenant, &client, issued, subject, now).await
@@ -83,14 +90,22 @@ async fn client_credentials(
     now: UnixTime,
 ) -> Result<Issued, Error> {
     if client.kind != ClientKind::Confidential {
-        return Err(Error::unauthorized_client("client_credentials needs a confidential client"));
+        return Err(Error::unauthorized_client(
+            "client_credentials needs a confidential client",
+        ));
     }
     // User-bound OIDC scopes make no sense without a user (RFC 6749 §4.4).
-    let allowed = [scope::OPENID, scope::PROFILE, scope::EMAIL, scope::OFFLINE_ACCESS]
-        .iter()
-        .fold(client.scopes.clone(), |s, t| s.without(t));
-    let granted = refresh::narrow(&allowed, requested.as_ref())
-        .map_err(|_| Error::invalid_scope("scope not allowed for this client's client_credentials grant"))?;
+    let allowed = [
+        scope::OPENID,
+        scope::PROFILE,
+        scope::EMAIL,
+        scope::OFFLINE_ACCESS,
+    ]
+    .iter()
+    .fold(client.scopes.clone(), |s, t| s.without(t));
+    let granted = refresh::narrow(&allowed, requested.as_ref()).map_err(|_| {
+        Error::invalid_scope("scope not allowed for this client's client_credentials grant")
+    })?;
     let access = secret::generate();
     let mut scope = tx.scope(tenant);
     scope
@@ -133,18 +148,33 @@ async fn authorization_code(
 ) -> Result<(Issued, Option<Subject>), Error> {
     let code_hash = secret::hash(code);
     let bad = || Error::invalid_grant("the authorization code is invalid, expired or already used");
-    let row = match tx.scope(tenant).code_take(&code_hash, now).await.map_err(internal)? {
+    let row = match tx
+        .scope(tenant)
+        .code_take(&code_hash, now)
+        .await
+        .map_err(internal)?
+    {
         Take::Unknown => return Err(bad()),
         Take::Replayed(_) => {
             // RFC 6749 §4.1.2 / §10.5: revoke everything this code produced.
-            let n = tx.scope(tenant).code_tokens_revoke(&code_hash, now).await.map_err(internal)?;
-            let rec = audit::record(&mut tx, Event {
-                kind: Kind::CodeReplayed,
-                tenant: Some(tenant.id),
-                target: Some(format!("client:{}", client.client_id)),
-                metadata: json!({ "revoked_tokens": n }),
-                ctx,
-            }, now).await.map_err(internal)?;
+            let n = tx
+                .scope(tenant)
+                .code_tokens_revoke(&code_hash, now)
+                .await
+                .map_err(internal)?;
+            let rec = audit::record(
+                &mut tx,
+                Event {
+                    kind: Kind::CodeReplayed,
+                    tenant: Some(tenant.id),
+                    target: Some(format!("client:{}", client.client_id)),
+                    metadata: json!({ "revoked_tokens": n }),
+                    ctx,
+                },
+                now,
+            )
+            .await
+            .map_err(internal)?;
             tx.commit().await.map_err(internal)?;
             rec.emit();
             return Err(bad());
@@ -161,10 +191,20 @@ async fn authorization_code(
     }
     // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
     if redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
-        return fail(tx, Error::invalid_grant("redirect_uri does not match the authorization request")).await;
+        return fail(
+            tx,
+            Error::invalid_grant("redirect_uri does not match the authorization request"),
+        )
+        .await;
     }
-    let challenge = match (row.code_challenge.as_deref(), row.code_challenge_method.as_deref()) {
-        (Some(v), Some(m)) => pkce::Method::parse(m).map(|method| Challenge { method, value: v.to_owned() }),
+    let challenge = match (
+        row.code_challenge.as_deref(),
+        row.code_challenge_method.as_deref(),
+    ) {
+        (Some(v), Some(m)) => pkce::Method::parse(m).map(|method| Challenge {
+            method,
+            value: v.to_owned(),
+        }),
         _ => None,
     };
     if let Err(e) = pkce::verify(challenge.as_ref(), verifier.as_deref()) {
@@ -175,7 +215,9 @@ async fn authorization_code(
         return fail(tx, Error::invalid_grant("the user is no longer active")).await;
     };
     let with_refresh = client.allows(GrantType::RefreshToken)
-        && (granted.contains(scope::OFFLINE_ACCESS) || client.first_party || !granted.contains(scope::OPENID));
+        && (granted.contains(scope::OFFLINE_ACCESS)
+            || client.first_party
+            || !granted.contains(scope::OPENID));
     let subject = Subject {
         user_id: row.user_id.clone(),
         auth_time: row.auth_time,
@@ -184,7 +226,17 @@ async fn authorization_code(
         profile,
     };
     let family = with_refresh.then(|| uuid::Uuid::now_v7().simple().to_string());
-    let issued = persist(&mut tx.scope(tenant), client, &subject, &granted, &granted, family, Some(&code_hash), now).await?;
+    let issued = persist(
+        &mut tx.scope(tenant),
+        client,
+        &subject,
+        &granted,
+        &granted,
+        family,
+        Some(&code_hash),
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(internal)?;
     Ok((issued, Some(subject)))
 }
@@ -202,7 +254,12 @@ async fn refresh_grant(
 ) -> Result<(Issued, Option<Subject>), Error> {
     let hash = secret::hash(token);
     let bad = || Error::invalid_grant("the refresh token is invalid, expired or revoked");
-    let Some(row) = tx.scope(tenant).refresh_get(&hash).await.map_err(internal)? else {
+    let Some(row) = tx
+        .scope(tenant)
+        .refresh_get(&hash)
+        .await
+        .map_err(internal)?
+    else {
         return Err(bad());
     };
     // A token of another client is "invalid" to this one (RFC 6749 §6), nothing more.
@@ -219,7 +276,11 @@ async fn refresh_grant(
         Verdict::Dead => return Err(bad()),
         Verdict::Reuse => {
             // RFC 9700 §4.14.2: a used token presented again means it leaked; end the family.
-            let n = tx.scope(tenant).family_revoke(&row.family_id, now).await.map_err(internal)?;
+            let n = tx
+                .scope(tenant)
+                .family_revoke(&row.family_id, now)
+                .await
+                .map_err(internal)?;
             let rec = audit::record(&mut tx, Event {
                 kind: Kind::RefreshTokenReused,
                 tenant: Some(tenant.id),
@@ -233,7 +294,11 @@ async fn refresh_grant(
         }
         Verdict::Rotate => {
             // Loses only to a concurrent rotation of the same token, which is the grace case.
-            let _ = tx.scope(tenant).refresh_mark_used(&hash, now).await.map_err(internal)?;
+            let _ = tx
+                .scope(tenant)
+                .refresh_mark_used(&hash, now)
+                .await
+                .map_err(internal)?;
         }
         Verdict::GraceRetry => {}
     }
@@ -251,13 +316,26 @@ async fn refresh_grant(
     };
     // RFC 6749 §6: a narrowed request narrows the access token; the new refresh token keeps
     // exactly the scope of the one presented.
-    let issued = persist(&mut tx.scope(tenant), client, &subject, &scope, &granted, Some(row.family_id.clone()), row.code_hash.as_deref(), now).await?;
+    let issued = persist(
+        &mut tx.scope(tenant),
+        client,
+        &subject,
+        &scope,
+        &granted,
+        Some(row.family_id.clone()),
+        row.code_hash.as_deref(),
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(internal)?;
     Ok((issued, Some(subject)))
 }
 
 /// The user behind a code or refresh token, if still active in this tenant.
-async fn active_profile(scope: &mut TenantScope<'_>, user_id: &str) -> Result<Option<Profile>, Error> {
+async fn active_profile(
+    scope: &mut TenantScope<'_>,
+    user_id: &str,
+) -> Result<Option<Profile>, Error> {
     let Ok(id) = user_id.parse() else {
         return Ok(None);
     };
@@ -277,6 +355,7 @@ async fn active_profile(scope: &mut TenantScope<'_>, user_id: &str) -> Result<Op
 }
 
 /// Inserts the access token and, with a family, the next refresh token of that family.
+#[allow(clippy::too_many_arguments)]
 async fn persist(
     scope: &mut TenantScope<'_>,
     client: &Client,
@@ -350,7 +429,9 @@ async fn finish(
     let Some(s) = subject.filter(|_| issued.scope.contains(scope::OPENID)) else {
         return Ok(issued);
     };
-    let key = super::keys::signer(app, tenant, client.id_token_alg).await.map_err(internal)?;
+    let key = super::keys::signer(app, tenant, client.id_token_alg)
+        .await
+        .map_err(internal)?;
     let issuer = tenant.issuer(&app.config.public_url);
     let claims = claims::id_token(&claims::IdToken {
         issuer: &issuer,

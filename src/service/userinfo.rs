@@ -17,11 +17,22 @@ pub enum Refused {
     Internal,
 }
 
-pub async fn userinfo(app: &App, tenant: &Tenant, token: &str) -> Result<Map<String, Value>, Refused> {
+pub async fn userinfo(
+    app: &App,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Map<String, Value>, Refused> {
     let now = app.clock.now();
-    let mut tx = app.store.read().await.map_err(|e| { internal(e); Refused::Internal })?;
+    let mut tx = app.store.read().await.map_err(|e| {
+        internal(e);
+        Refused::Internal
+    })?;
     let mut scope = tx.scope(tenant);
-    let Some(at) = scope.access_get(&secret::hash(token)).await.map_err(|e| { internal(e); Refused::Internal })? else {
+    let Some(at) = scope.access_get(&secret::hash(token)).await.map_err(|e| {
+        internal(e);
+        Refused::Internal
+    })?
+    else {
         return Err(Refused::InvalidToken);
     };
     if at.revoked_at.is_some() || at.expires_at <= now {
@@ -34,7 +45,10 @@ pub async fn userinfo(app: &App, tenant: &Tenant, token: &str) -> Result<Map<Str
     if !granted.contains(scope::OPENID) {
         return Err(Refused::InsufficientScope);
     }
-    let user = scope.user_by_id(user_id).await.map_err(|e| { internal(e); Refused::Internal })?;
+    let user = scope.user_by_id(user_id).await.map_err(|e| {
+        internal(e);
+        Refused::Internal
+    })?;
     let Some(u) = user.filter(|u| u.is_active()) else {
         return Err(Refused::InvalidToken);
     };

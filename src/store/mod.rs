@@ -3,11 +3,11 @@
 //! (`$1` placeholders, integer unix timestamps, text ids) and dispatched per method by
 //! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
 
+pub mod audit;
 mod clients;
 mod codes;
 mod consents;
 pub mod keys;
-pub mod audit;
 mod meta;
 mod postgres;
 mod purge;

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod ui;
 
 use std::net::IpAddr;
@@ -50,7 +51,7 @@ pub fn router(app: AppState, plane: Plane) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
     if matches!(plane, Plane::All | Plane::Auth) {
-        routes = routes.merge(ui::routes());
+        routes = routes.merge(ui::routes()).merge(oauth::routes());
     }
     if matches!(plane, Plane::All | Plane::Admin) {
         routes = routes.route("/metrics", get(metrics::render));

@@ -1,0 +1,107 @@
+//! The daemon's own housekeeping: purge expired codes, tokens, consents and sessions in small
+//! batches (short write locks), and keep every tenant's signing keys on schedule. Runs on
+//! every node; all of it is idempotent, so nodes need no coordination.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Result, keys};
+use crate::app::App;
+use crate::domain::client::SigningAlg;
+use crate::store::PURGEABLE;
+
+/// Rows per delete statement.
+const BATCH: i64 = 500;
+/// Expired tokens are kept this long, so a late replay is still recognised as one.
+const KEEP_EXPIRED: i64 = 3600;
+const EVERY: Duration = Duration::from_secs(60);
+
+/// Start-up: load the key-encryption key and make sure every active tenant has a signing key,
+/// so the first token request does not pay for RSA key generation.
+pub async fn prepare(app: &App) -> Result<usize> {
+    app.keys.kek(app).await?;
+    let tenants = {
+        let mut tx = app.store.read().await?;
+        tx.tenants_list().await?
+    };
+    let mut n = 0;
+    for t in tenants.iter().filter(|t| t.is_active()) {
+        keys::ensure(app, t, SigningAlg::RS256).await?;
+        app.keys.for_tenant(app, t).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// One round: returns rows deleted per table.
+pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
+    let now = app.clock.now();
+    let mut out = Vec::new();
+    for (table, _) in PURGEABLE {
+        let before = if *table == "consents" {
+            now
+        } else {
+            now - KEEP_EXPIRED
+        };
+        let mut total = 0;
+        loop {
+            let mut tx = app.store.begin().await?;
+            let n = tx.purge_expired(table, before, BATCH).await?;
+            tx.commit().await?;
+            total += n;
+            if n < BATCH as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        out.push((*table, total));
+    }
+    let idle = app.config.identity.session_idle_timeout.as_secs() as i64;
+    let mut sessions = 0;
+    loop {
+        let n = app.store.sessions_purge(now, now - idle, BATCH).await?;
+        sessions += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    out.push(("sessions", sessions));
+    let tenants = {
+        let mut tx = app.store.read().await?;
+        tx.tenants_list().await?
+    };
+    let (mut created, mut dropped) = (0, 0);
+    for t in tenants.iter().filter(|t| t.is_active()) {
+        let (c, d) = keys::maintain(app, t).await?;
+        created += c as u64;
+        dropped += d as u64;
+    }
+    out.push(("signing_keys_created", created));
+    out.push(("signing_keys", dropped));
+    Ok(out)
+}
+
+/// Runs [`round`] every minute until `stop` turns true.
+pub async fn run(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match round(&app).await {
+            Ok(counts) => {
+                for (what, n) in counts {
+                    if n > 0 {
+                        metrics::counter!("opentrusty_housekeeping_rows_total", "table" => what)
+                            .increment(n);
+                    }
+                }
+                tracing::debug!("housekeeping round done");
+            }
+            Err(e) => tracing::warn!(error = %e, "housekeeping round failed; retrying next minute"),
+        }
+    }
+}

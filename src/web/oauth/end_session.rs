@@ -1,0 +1,93 @@
+//! `GET /logout` (RP-Initiated Logout 1.0): with a valid `id_token_hint` the session ends at
+//! once and the browser returns to the RP's registered URI; without one the user confirms on
+//! a page whose form posts to the CSRF-checked `POST /logout` of the login pages.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+
+use super::authorize::found;
+use super::form_pairs;
+use crate::app::AppState;
+use crate::service::end_session::{self, Plan};
+use crate::web::extract::{RequestContext, TenantCtx};
+use crate::web::middleware::RequestId;
+use crate::web::ui::login::tenant_path;
+use crate::web::ui::{cookies, csrf, page_error, render};
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+struct Confirm<'a> {
+    tenant_name: &'a str,
+    client_name: Option<String>,
+    action: String,
+    csrf: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOut<'a> {
+    tenant_name: &'a str,
+    login_link: String,
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    Extension(req): Extension<RequestId>,
+    RequestContext(ctx, _): RequestContext,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match form_pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(p) => p,
+        Err(e) => {
+            return page_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                &e.description,
+                &req.0,
+            );
+        }
+    };
+    let token = cookies::get(&jar, &app.config, cookies::SESSION);
+    match end_session::end_session(&app, &tenant, &params, token.as_deref(), &ctx).await {
+        Err(_) => page_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete the request.",
+            &req.0,
+        ),
+        Ok(Plan::Refuse(msg)) => {
+            page_error(StatusCode::BAD_REQUEST, "Invalid request", &msg, &req.0)
+        }
+        Ok(Plan::Confirm { client_name }) => {
+            let (jar, csrf) = csrf::issue(jar, &app.config, &tenant);
+            let page = Confirm {
+                tenant_name: &tenant.display_name,
+                client_name,
+                action: tenant_path(&app.config, &tenant, "logout"),
+                csrf: &csrf,
+                request_id: &req.0,
+            };
+            (jar, render(StatusCode::OK, &page)).into_response()
+        }
+        Ok(Plan::Done(target)) => {
+            let jar = jar.add(cookies::removal(&app.config, cookies::SESSION));
+            match target {
+                Some(to) => (jar, found(&to)).into_response(),
+                None => {
+                    let page = SignedOut {
+                        tenant_name: &tenant.display_name,
+                        login_link: tenant_path(&app.config, &tenant, "login"),
+                    };
+                    (jar, render(StatusCode::OK, &page)).into_response()
+                }
+            }
+        }
+    }
+}
