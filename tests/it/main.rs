@@ -9,4 +9,7 @@ mod daemon;
 mod identity;
 mod journald;
 mod login_pages;
+mod oauth_suite;
+mod oidc_authlib;
+mod oidc_rp;
 mod storage;

@@ -138,6 +138,8 @@ impl Launch {
             format!("sqlite://{}/opentrusty.db", dir.display()),
         );
         env.insert("OPENTRUSTY_ALLOW_ROOT".into(), "true".into());
+        // Generated state (the key-encryption key) goes to the test's directory, never the cwd.
+        env.insert("STATE_DIRECTORY".into(), dir.display().to_string());
         env.insert("OPENTRUSTY_LOG".into(), "info".into());
         env.insert(
             "OPENTRUSTY_PUBLIC_URL".into(),

@@ -1,0 +1,96 @@
+"""A relying party built on Python's authlib (not written by us) against a running OpenTrusty
+tenant: discovery, code flow with PKCE and nonce, id_token validation against the JWKS
+(signature, iss, aud, nonce, at_hash), userinfo, refresh with rotation, introspection,
+revocation, client credentials and RP-initiated logout.
+
+Driven by tests/it/oidc_authlib.rs, which starts the daemon and passes everything in
+environment variables. Exits non-zero with a message on the first failed check."""
+
+import html
+import os
+import re
+import secrets
+import sys
+import urllib.parse as up
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+from authlib.oidc.core import CodeIDToken
+
+E = os.environ
+BASE, ISSUER = E["OT_BASE"], E["OT_ISSUER"]
+CB = E["OT_REDIRECT_URI"]
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+
+
+meta = requests.get(ISSUER + "/.well-known/openid-configuration").json()
+check(meta["issuer"] == ISSUER, "discovery issuer")
+jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"]).json())
+
+rp = OAuth2Session(E["OT_CLIENT_ID"], E["OT_CLIENT_SECRET"], scope="openid profile email offline_access",
+                   redirect_uri=CB, code_challenge_method="S256",
+                   token_endpoint_auth_method="client_secret_basic")
+verifier = secrets.token_urlsafe(48)
+nonce = secrets.token_urlsafe(16)
+uri, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier)
+
+# The browser: login page, then (first-party client) straight back with a code.
+browser = requests.Session()
+url, back = uri, None
+for _ in range(8):
+    r = browser.get(url, allow_redirects=False)
+    loc = r.headers.get("location")
+    if loc and loc.startswith(CB):
+        back = loc
+        break
+    if loc:
+        url = up.urljoin(BASE, loc)
+        continue
+    check("name=\"password\"" in r.text, f"expected the login page at {url}")
+    field = lambda n: html.unescape(re.search(f'name="{n}" value="([^"]*)"', r.text).group(1))
+    r = browser.post(url.split("?")[0], allow_redirects=False,
+                     data={"email": E["OT_EMAIL"], "password": E["OT_PASSWORD"],
+                           "csrf": field("csrf"), "return_to": field("return_to")})
+    check(r.status_code == 303, f"login answered {r.status_code}")
+    url = up.urljoin(BASE, r.headers["location"])
+check(back is not None, "redirected back with a code")
+params = dict(up.parse_qsl(up.urlparse(back).query))
+check(params.get("iss") == ISSUER, "iss in the authorization response (RFC 9207)")
+
+token = rp.fetch_token(meta["token_endpoint"], authorization_response=back, code_verifier=verifier)
+check(token["token_type"] == "Bearer", "token_type")
+claims = jwt.decode(token["id_token"], jwks, claims_cls=CodeIDToken,
+                    claims_options={"iss": {"essential": True, "values": [ISSUER]}},
+                    claims_params={"nonce": nonce, "client_id": E["OT_CLIENT_ID"],
+                                   "access_token": token["access_token"]})
+claims.validate()
+check(claims.get("auth_time") is not None and claims.get("sid"), "auth_time and sid")
+
+info = rp.get(meta["userinfo_endpoint"]).json()
+check(info["sub"] == claims["sub"] and info["email"] == E["OT_EMAIL"], "userinfo claims")
+
+old_refresh = token["refresh_token"]
+new = rp.refresh_token(meta["token_endpoint"], refresh_token=old_refresh)
+check(new["refresh_token"] != old_refresh, "refresh token rotated")
+
+intro = rp.introspect_token(meta["introspection_endpoint"], token=new["access_token"]).json()
+check(intro["active"] is True, "introspection of a live token")
+r = rp.revoke_token(meta["revocation_endpoint"], token=new["refresh_token"], token_type_hint="refresh_token")
+check(r.status_code == 200, "revocation")
+intro = rp.introspect_token(meta["introspection_endpoint"], token=new["access_token"]).json()
+check(intro["active"] is False, "family revoked with its refresh token")
+
+svc = OAuth2Session(E["OT_SVC_ID"], E["OT_SVC_SECRET"], scope="api")
+cc = svc.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+check(cc["scope"] == "api" and "refresh_token" not in cc, "client credentials")
+
+r = requests.get(meta["end_session_endpoint"], allow_redirects=False,
+                 params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": E["OT_LOGOUT_URI"], "state": "bye"})
+check(r.status_code == 302 and r.headers["location"] == E["OT_LOGOUT_URI"] + "?state=bye", "RP-initiated logout")
+print("authlib relying party: all checks passed")

@@ -1,0 +1,728 @@
+//! The OAuth services and stores, written once and run on both backends with a fixed clock:
+//! grants, code replay, refresh rotation and reuse, revocation, introspection, cross-tenant
+//! isolation, client management, and key rotation agreed by two nodes on one database.
+
+use std::collections::HashMap;
+
+use opentrusty::app::AppState;
+use opentrusty::domain::client::{AuthMethod, Client};
+use opentrusty::domain::tenant::{Slug, Tenant};
+use opentrusty::domain::user::Profile;
+use opentrusty::protocol::token::{Issued, TokenRequest};
+use opentrusty::protocol::{Code, Error, keyring};
+use opentrusty::service::authorize::{self, Outcome};
+use opentrusty::service::client_auth::Presented;
+use opentrusty::service::clients::{self, NewClient};
+use opentrusty::service::userinfo::Refused;
+use opentrusty::service::{Context, admin, introspect, keys, revoke, sessions, token, userinfo};
+use opentrusty::store::Store;
+
+use crate::both_backends;
+use crate::common::stores;
+
+const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const CB: &str = "https://rp.example/cb";
+
+struct World {
+    app: AppState,
+    a: Tenant,
+    b: Tenant,
+    rp: (Client, String),
+    svc: (Client, String),
+    b_rp: (Client, String),
+    session: String,
+}
+
+fn app(store: Store) -> AppState {
+    stores::app(store, &[("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK)])
+}
+
+async fn tenant(app: &AppState, slug: &str) -> Tenant {
+    let mut tx = app.store.begin().await.unwrap();
+    let t = tx
+        .tenant_insert(&Slug::parse(slug).unwrap(), slug, app.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    t
+}
+
+async fn client(
+    app: &AppState,
+    t: &Tenant,
+    grants: &[&str],
+    first_party: bool,
+) -> (Client, String) {
+    let c = clients::create(
+        app,
+        t,
+        &NewClient {
+            name: "RP".into(),
+            redirect_uris: vec![CB.into()],
+            grant_types: grants.iter().map(|s| s.to_string()).collect(),
+            scopes: Some("openid profile email offline_access api".into()),
+            first_party,
+            ..NewClient::default()
+        },
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    (c.client, c.secret.unwrap())
+}
+
+async fn world(store: Store) -> World {
+    let app = app(store);
+    let a = tenant(&app, "acme").await;
+    let b = tenant(&app, "beta").await;
+    let user = admin::user_create(
+        &app,
+        &a,
+        admin::UserInput {
+            email: "ada@example.com",
+            password: None,
+            profile: Profile {
+                name: Some("Ada".into()),
+                ..Profile::default()
+            },
+            email_verified: true,
+        },
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    let rp = client(&app, &a, &["authorization_code", "refresh_token"], true).await;
+    let svc = client(&app, &a, &["client_credentials"], false).await;
+    let b_rp = client(
+        &app,
+        &b,
+        &["authorization_code", "refresh_token", "client_credentials"],
+        true,
+    )
+    .await;
+    let mut tx = app.store.begin().await.unwrap();
+    let (session, _) = sessions::create(
+        &mut tx.scope(&a),
+        &user,
+        &["pwd"],
+        &Context::default(),
+        app.clock.now(),
+        3600,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    World {
+        app,
+        a,
+        b,
+        rp,
+        svc,
+        b_rp,
+        session,
+    }
+}
+
+fn basic(c: &(Client, String)) -> Presented {
+    Presented {
+        client_id: c.0.client_id.clone(),
+        secret: Some(c.1.clone()),
+        method: AuthMethod::ClientSecretBasic,
+    }
+}
+
+async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Outcome> {
+    let mut p: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", w.rp.0.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "openid profile offline_access"),
+        ("state", "s"),
+        ("nonce", "n"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        p.insert(k.to_string(), v.to_string());
+    }
+    match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &Context::default())
+        .await
+        .unwrap()
+    {
+        Outcome::Redirect(to) => {
+            let u = url::Url::parse(&to).unwrap();
+            let q: HashMap<_, _> = u.query_pairs().into_owned().collect();
+            assert_eq!(q.get("state").map(String::as_str), Some("s"));
+            assert_eq!(q["iss"], "https://id.example.test/t/acme");
+            q.get("code").cloned().ok_or(Outcome::Redirect(to))
+        }
+        other => Err(other),
+    }
+}
+
+async fn exchange(
+    w: &World,
+    t: &Tenant,
+    who: &(Client, String),
+    req: TokenRequest,
+) -> Result<Issued, Error> {
+    token::exchange(&w.app, t, &basic(who), req, &Context::default()).await
+}
+
+fn by_code(c: &str) -> TokenRequest {
+    TokenRequest::AuthorizationCode {
+        code: c.into(),
+        redirect_uri: Some(CB.into()),
+        code_verifier: None,
+    }
+}
+
+fn by_refresh(r: &str) -> TokenRequest {
+    TokenRequest::RefreshToken {
+        refresh_token: r.into(),
+        scope: None,
+    }
+}
+
+async fn code_flow_and_replay(store: Store) {
+    let w = world(store).await;
+    let c = code(&w, &[]).await.unwrap();
+    let first = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap();
+    assert!(first.id_token.is_some() && first.refresh_token.is_some());
+    let claims = userinfo::userinfo(&w.app, &w.a, &first.access_token)
+        .await
+        .unwrap();
+    assert_eq!(claims["name"], "Ada");
+    // A second redemption fails and revokes what the first one issued (RFC 6749 §4.1.2).
+    let again = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap_err();
+    assert_eq!(again.code, Code::InvalidGrant);
+    assert_eq!(
+        userinfo::userinfo(&w.app, &w.a, &first.access_token)
+            .await
+            .unwrap_err(),
+        Refused::InvalidToken
+    );
+    let r = exchange(
+        &w,
+        &w.a,
+        &w.rp,
+        by_refresh(first.refresh_token.as_ref().unwrap()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(r.code, Code::InvalidGrant);
+    // Wrong redirect_uri and expired codes fail too.
+    let c = code(&w, &[]).await.unwrap();
+    let wrong = TokenRequest::AuthorizationCode {
+        code: c,
+        redirect_uri: Some("https://rp.example/other".into()),
+        code_verifier: None,
+    };
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, wrong).await.unwrap_err().code,
+        Code::InvalidGrant
+    );
+    let c = code(&w, &[]).await.unwrap();
+    w.app.clock.advance(61);
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, by_code(&c))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+}
+both_backends!(code_flow_and_replay);
+
+async fn concurrent_redemption_has_one_winner(store: Store) {
+    let w = std::sync::Arc::new(world(store).await);
+    let c = code(&w, &[]).await.unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (w, c) = (w.clone(), c.clone());
+            tokio::spawn(async move { exchange(&w, &w.a, &w.rp, by_code(&c)).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+both_backends!(concurrent_redemption_has_one_winner);
+
+async fn refresh_rotation_grace_and_reuse(store: Store) {
+    let w = world(store).await;
+    let c = code(&w, &[]).await.unwrap();
+    let t0 = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap();
+    let r0 = t0.refresh_token.unwrap();
+    let t1 = exchange(&w, &w.a, &w.rp, by_refresh(&r0)).await.unwrap();
+    let r1 = t1.refresh_token.clone().unwrap();
+    assert_ne!(r0, r1);
+    assert_ne!(t0.access_token, t1.access_token);
+    // A retry inside the grace window (default 10 s) is answered again.
+    w.app.clock.advance(5);
+    assert!(exchange(&w, &w.a, &w.rp, by_refresh(&r0)).await.is_ok());
+    // Narrowing works; widening does not.
+    let narrow = TokenRequest::RefreshToken {
+        refresh_token: r1.clone(),
+        scope: Some(opentrusty::domain::scope::Scope::parse("openid").unwrap()),
+    };
+    let t2 = exchange(&w, &w.a, &w.rp, narrow).await.unwrap();
+    assert_eq!(t2.scope.to_string(), "openid");
+    let r2 = t2.refresh_token.unwrap();
+    let wide = TokenRequest::RefreshToken {
+        refresh_token: r2.clone(),
+        scope: Some(opentrusty::domain::scope::Scope::parse("openid email").unwrap()),
+    };
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, wide).await.unwrap_err().code,
+        Code::InvalidScope
+    );
+    // Outside the grace window, presenting r0 again is a replay: the family dies.
+    w.app.clock.advance(30);
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, by_refresh(&r0))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, by_refresh(&r2))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+    assert_eq!(
+        userinfo::userinfo(&w.app, &w.a, &t2.access_token)
+            .await
+            .unwrap_err(),
+        Refused::InvalidToken
+    );
+    // Another client cannot use this client's refresh token.
+    let c = code(&w, &[]).await.unwrap();
+    let fresh = exchange(&w, &w.a, &w.rp, by_code(&c))
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let other = client(&w.app, &w.a, &["authorization_code", "refresh_token"], true).await;
+    assert_eq!(
+        exchange(&w, &w.a, &other, by_refresh(&fresh))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+}
+both_backends!(refresh_rotation_grace_and_reuse);
+
+async fn client_credentials_introspect_revoke(store: Store) {
+    let w = world(store).await;
+    let cc = TokenRequest::ClientCredentials { scope: None };
+    let t = exchange(&w, &w.a, &w.svc, cc.clone()).await.unwrap();
+    assert_eq!(t.scope.to_string(), "api");
+    assert!(t.refresh_token.is_none() && t.id_token.is_none());
+    let bad = TokenRequest::ClientCredentials {
+        scope: Some(opentrusty::domain::scope::Scope::parse("openid").unwrap()),
+    };
+    assert_eq!(
+        exchange(&w, &w.a, &w.svc, bad).await.unwrap_err().code,
+        Code::InvalidScope
+    );
+    // The rp client may not use this grant.
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, cc.clone())
+            .await
+            .unwrap_err()
+            .code,
+        Code::UnauthorizedClient
+    );
+    // A wrong secret, or the wrong method, is invalid_client.
+    let mut wrong = basic(&w.svc);
+    wrong.secret = Some("nope".into());
+    assert_eq!(
+        token::exchange(&w.app, &w.a, &wrong, cc.clone(), &Context::default())
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidClient
+    );
+    let mut post = basic(&w.svc);
+    post.method = AuthMethod::ClientSecretPost;
+    assert_eq!(
+        token::exchange(&w.app, &w.a, &post, cc.clone(), &Context::default())
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidClient
+    );
+
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), &t.access_token, None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], w.svc.0.client_id.as_str());
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), "unknown", None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], false);
+    // Only the owner revokes; unknown tokens are fine.
+    revoke::revoke(
+        &w.app,
+        &w.a,
+        &basic(&w.rp),
+        &t.access_token,
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), &t.access_token, None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], true);
+    revoke::revoke(
+        &w.app,
+        &w.a,
+        &basic(&w.svc),
+        &t.access_token,
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), &t.access_token, None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], false);
+    revoke::revoke(&w.app, &w.a, &basic(&w.svc), "unknown", &Context::default())
+        .await
+        .unwrap();
+    // Expiry.
+    let t = exchange(&w, &w.a, &w.svc, cc).await.unwrap();
+    w.app.clock.advance(3600);
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), &t.access_token, None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], false);
+}
+both_backends!(client_credentials_introspect_revoke);
+
+async fn revoking_a_refresh_token_ends_its_family(store: Store) {
+    let w = world(store).await;
+    let c = code(&w, &[]).await.unwrap();
+    let t = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap();
+    revoke::revoke(
+        &w.app,
+        &w.a,
+        &basic(&w.rp),
+        t.refresh_token.as_ref().unwrap(),
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        userinfo::userinfo(&w.app, &w.a, &t.access_token)
+            .await
+            .unwrap_err(),
+        Refused::InvalidToken
+    );
+    assert!(
+        exchange(
+            &w,
+            &w.a,
+            &w.rp,
+            by_refresh(t.refresh_token.as_ref().unwrap())
+        )
+        .await
+        .is_err()
+    );
+}
+both_backends!(revoking_a_refresh_token_ends_its_family);
+
+async fn nothing_crosses_tenants(store: Store) {
+    let w = world(store).await;
+    let c = code(&w, &[]).await.unwrap();
+    // Tenant A's client does not exist in B.
+    let e = exchange(&w, &w.b, &w.rp, by_code(&c)).await.unwrap_err();
+    assert_eq!(e.code, Code::InvalidClient);
+    // B's own client cannot redeem A's code in B.
+    assert_eq!(
+        exchange(&w, &w.b, &w.b_rp, by_code(&c))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+    // The code still works in A (it was never taken in B).
+    let t = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap();
+    // A's tokens are unknown in B.
+    assert_eq!(
+        userinfo::userinfo(&w.app, &w.b, &t.access_token)
+            .await
+            .unwrap_err(),
+        Refused::InvalidToken
+    );
+    let v = introspect::introspect(&w.app, &w.b, &basic(&w.b_rp), &t.access_token, None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], false);
+    assert_eq!(
+        exchange(
+            &w,
+            &w.b,
+            &w.b_rp,
+            by_refresh(t.refresh_token.as_ref().unwrap())
+        )
+        .await
+        .unwrap_err()
+        .code,
+        Code::InvalidGrant
+    );
+    // A's session does not authorize in B.
+    let p: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", w.b_rp.0.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "openid"),
+        ("prompt", "none"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    match authorize::authorize(&w.app, &w.b, p, Some(&w.session), None, &Context::default())
+        .await
+        .unwrap()
+    {
+        Outcome::Redirect(to) => assert!(to.contains("error=login_required"), "{to}"),
+        other => panic!("{other:?}"),
+    }
+    // A's client is not a client of B at the authorize endpoint either.
+    let p: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", w.rp.0.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "openid"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert!(matches!(
+        authorize::authorize(&w.app, &w.b, p, None, None, &Context::default())
+            .await
+            .unwrap(),
+        Outcome::ErrorPage(_)
+    ));
+    // Clients are not listed or deletable across tenants.
+    assert!(
+        clients::list(&w.app, &w.b)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.client_id != w.rp.0.client_id)
+    );
+    assert!(
+        clients::delete(&w.app, &w.b, &w.rp.0.client_id, &Context::default())
+            .await
+            .is_err()
+    );
+}
+both_backends!(nothing_crosses_tenants);
+
+async fn prompt_max_age_and_hint(store: Store) {
+    let w = world(store).await;
+    w.app.clock.advance(100);
+    assert!(matches!(
+        code(&w, &[("prompt", "login")]).await,
+        Err(Outcome::Login { .. })
+    ));
+    assert!(matches!(
+        code(&w, &[("max_age", "10")]).await,
+        Err(Outcome::Login { .. })
+    ));
+    assert!(code(&w, &[("max_age", "1000")]).await.is_ok());
+    let t = exchange(&w, &w.a, &w.rp, by_code(&code(&w, &[]).await.unwrap()))
+        .await
+        .unwrap();
+    let hint = t.id_token.unwrap();
+    assert!(
+        code(&w, &[("prompt", "none"), ("id_token_hint", &hint)])
+            .await
+            .is_ok()
+    );
+    match code(&w, &[("id_token_hint", "not.a.jwt")]).await {
+        Err(Outcome::Redirect(to)) => assert!(to.contains("error=invalid_request")),
+        other => panic!("{other:?}"),
+    }
+    // A client that is not first-party gets the consent page, and access_denied on "deny".
+    let third = client(&w.app, &w.a, &["authorization_code"], false).await;
+    let p: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", third.0.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "openid email"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let ctx = Context::default();
+    let consent =
+        |answer| authorize::authorize(&w.app, &w.a, p.clone(), Some(&w.session), answer, &ctx);
+    assert!(matches!(
+        consent(None).await.unwrap(),
+        Outcome::Consent { .. }
+    ));
+    match consent(Some(false)).await.unwrap() {
+        Outcome::Redirect(to) => assert!(to.contains("error=access_denied")),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(consent(Some(true)).await.unwrap(), Outcome::Redirect(to) if to.contains("code="))
+    );
+    // Remembered from now on.
+    assert!(matches!(consent(None).await.unwrap(), Outcome::Redirect(to) if to.contains("code=")));
+}
+both_backends!(prompt_max_age_and_hint);
+
+async fn two_nodes_agree_on_keys_through_rotation(store: Store) {
+    let w = world(store.clone()).await;
+    let node2 = app(store);
+    let k1 = w.app.keys.for_tenant(&w.app, &w.a).await.unwrap();
+    let k2 = node2.keys.for_tenant(&node2, &w.a).await.unwrap();
+    assert_eq!(k1.jwks, k2.jwks, "both nodes publish the same JWKS");
+    let now = w.app.clock.now();
+    let old = k1
+        .signer(opentrusty::domain::client::SigningAlg::RS256, now)
+        .unwrap()
+        .kid
+        .clone();
+    // Node 1 rotates; after its cache period node 2 publishes the next key, but neither signs
+    // with it before it activates.
+    let next = keys::rotate(
+        &w.app,
+        &w.a,
+        opentrusty::domain::client::SigningAlg::RS256,
+        keyring::PUBLISH_LEAD,
+    )
+    .await
+    .unwrap();
+    node2.clock.advance(61);
+    w.app.clock.advance(61);
+    let k2 = node2.keys.for_tenant(&node2, &w.a).await.unwrap();
+    assert!(k2.jwks.contains(&next.kid) && k2.jwks.contains(&old));
+    assert_eq!(
+        keys::signer(&node2, &w.a, opentrusty::domain::client::SigningAlg::RS256)
+            .await
+            .unwrap()
+            .kid,
+        old
+    );
+    node2.clock.advance(keyring::PUBLISH_LEAD);
+    w.app.clock.advance(keyring::PUBLISH_LEAD);
+    for n in [&w.app, &node2] {
+        assert_eq!(
+            keys::signer(n, &w.a, opentrusty::domain::client::SigningAlg::RS256)
+                .await
+                .unwrap()
+                .kid,
+            next.kid
+        );
+        assert!(
+            n.keys
+                .for_tenant(n, &w.a)
+                .await
+                .unwrap()
+                .jwks
+                .contains(&old),
+            "retired key stays published"
+        );
+    }
+    // Once every token the old key signed has expired, housekeeping drops it.
+    w.app.clock.advance(keyring::MAX_SIGNED_LIFETIME);
+    keys::maintain(&w.app, &w.a).await.unwrap();
+    let k = w.app.keys.for_tenant(&w.app, &w.a).await.unwrap();
+    assert!(!k.jwks.contains(&old) && k.jwks.contains(&next.kid));
+    // Concurrent first keys for a fresh tenant: one generation wins, both nodes agree.
+    let c = tenant(&w.app, "gamma").await;
+    let (x, y) = tokio::join!(
+        w.app.keys.for_tenant(&w.app, &c),
+        node2.keys.for_tenant(&node2, &c)
+    );
+    assert_eq!(x.unwrap().jwks, y.unwrap().jwks);
+}
+both_backends!(two_nodes_agree_on_keys_through_rotation);
+
+async fn clients_lifecycle(store: Store) {
+    let w = world(store).await;
+    let s = clients::rotate_secret(&w.app, &w.a, &w.svc.0.client_id, &Context::default())
+        .await
+        .unwrap();
+    let cc = TokenRequest::ClientCredentials { scope: None };
+    assert_eq!(
+        exchange(&w, &w.a, &w.svc, cc.clone())
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidClient
+    );
+    let t = exchange(&w, &w.a, &(w.svc.0.clone(), s), cc).await.unwrap();
+    clients::delete(&w.app, &w.a, &w.svc.0.client_id, &Context::default())
+        .await
+        .unwrap();
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.rp), &t.access_token, None).await;
+    // rp is confidential: the deleted client's token is simply gone.
+    assert_eq!(v.unwrap()["active"], false);
+    // Registration rules are enforced.
+    let bad = NewClient {
+        name: "x".into(),
+        redirect_uris: vec!["http://evil.example/cb".into()],
+        ..NewClient::default()
+    };
+    assert!(
+        clients::create(&w.app, &w.a, &bad, &Context::default())
+            .await
+            .is_err()
+    );
+    let bad = NewClient {
+        name: "x".into(),
+        public: true,
+        grant_types: vec!["client_credentials".into()],
+        ..NewClient::default()
+    };
+    assert!(
+        clients::create(&w.app, &w.a, &bad, &Context::default())
+            .await
+            .is_err()
+    );
+}
+both_backends!(clients_lifecycle);
+
+async fn housekeeping_purges_expired_rows(store: Store) {
+    let w = world(store).await;
+    let _ = exchange(
+        &w,
+        &w.a,
+        &w.svc,
+        TokenRequest::ClientCredentials { scope: None },
+    )
+    .await
+    .unwrap();
+    let _ = code(&w, &[]).await.unwrap();
+    w.app.clock.advance(10 * 86_400);
+    let counts = opentrusty::service::housekeeping::round(&w.app)
+        .await
+        .unwrap();
+    let get = |t: &str| {
+        counts
+            .iter()
+            .find(|(n, _)| *n == t)
+            .map(|(_, n)| *n)
+            .unwrap()
+    };
+    assert_eq!(get("access_tokens"), 1);
+    assert_eq!(get("auth_codes"), 1);
+    assert_eq!(get("sessions"), 1);
+}
+both_backends!(housekeeping_purges_expired_rows);
