@@ -31,7 +31,8 @@ fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or_default();
     let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -66,7 +67,11 @@ fn raw_argon2_rate(threads: usize, secs: f64) -> f64 {
             let done = done.clone();
             std::thread::spawn(move || {
                 let params = argon2::Params::new(19_456, 2, 1, None).unwrap();
-                let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+                let a = argon2::Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    params,
+                );
                 while Instant::now() < stop {
                     a.hash_password(b"correct horse battery staple").unwrap();
                     done.fetch_add(1, Ordering::Relaxed);
@@ -82,22 +87,50 @@ fn raw_argon2_rate(threads: usize, secs: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let bin = args.get(1).cloned().unwrap_or_else(|| "target/x86_64-unknown-linux-musl/release/opentrusty".into());
+    let bin = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "target/x86_64-unknown-linux-musl/release/opentrusty".into());
     let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10.0);
     let clients: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(8);
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/bench.db", dir.path().display());
-    println!("binary: {bin} ({:.1} MB)", std::fs::metadata(&bin).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0));
+    println!(
+        "binary: {bin} ({:.1} MB)",
+        std::fs::metadata(&bin)
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0)
+    );
 
     cli(&bin, &db, &["tenant", "create", "bench"], None);
-    cli(&bin, &db, &["user", "create", "--tenant", "bench", "--email", "load@example.com", "--password-file", "-"], Some("bench password 1"));
+    cli(
+        &bin,
+        &db,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "bench",
+            "--email",
+            "load@example.com",
+            "--password-file",
+            "-",
+        ],
+        Some("bench password 1"),
+    );
 
     // Start-up: exec to READY=1 on the existing database (migrations already applied).
     let notify_path = dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let started = Instant::now();
     let mut daemon = Command::new(&bin)
         .arg("serve")
@@ -116,14 +149,21 @@ async fn main() {
     let mut buf = [0u8; 512];
     loop {
         let n = notify.recv(&mut buf).expect("READY=1 within 30 s");
-        if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
+        if String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .any(|l| l == "READY=1")
+        {
             break;
         }
     }
     let ready_after = started.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let idle_rss = rss_kib(pid, "VmRSS:");
-    println!("start-up: exec -> READY=1 {:.1} ms; idle RSS {:.1} MiB", ready_after.as_secs_f64() * 1e3, idle_rss as f64 / 1024.0);
+    println!(
+        "start-up: exec -> READY=1 {:.1} ms; idle RSS {:.1} MiB",
+        ready_after.as_secs_f64() * 1e3,
+        idle_rss as f64 / 1024.0
+    );
 
     let raw = raw_argon2_rate(cpus, secs.min(5.0));
     println!("limit: raw Argon2id (m=19456 KiB, t=2, p=1) on {cpus} threads: {raw:.1} hashes/s");
@@ -138,12 +178,37 @@ async fn main() {
     for _ in 0..clients {
         let (base, stop, ok, other) = (base.clone(), stop.clone(), ok.clone(), other.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
-            let page = http.get(format!("{base}/t/bench/login")).send().await.unwrap().text().await.unwrap();
-            let token = page.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
-            let form = [("csrf", token.as_str()), ("email", "load@example.com"), ("password", "bench password 1")];
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let page = http
+                .get(format!("{base}/t/bench/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let token = page
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap()
+                .to_owned();
+            let form = [
+                ("csrf", token.as_str()),
+                ("email", "load@example.com"),
+                ("password", "bench password 1"),
+            ];
             while !stop.load(Ordering::Relaxed) {
-                match http.post(format!("{base}/t/bench/login")).form(&form).send().await {
+                match http
+                    .post(format!("{base}/t/bench/login"))
+                    .form(&form)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 303 => ok.fetch_add(1, Ordering::Relaxed),
                     _ => other.fetch_add(1, Ordering::Relaxed),
                 };
@@ -159,7 +224,12 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(300)).await;
             while !stop.load(Ordering::Relaxed) {
                 let s = Instant::now();
-                if http.get(format!("{base}/health/ready")).send().await.is_ok_and(|r| r.status() == 200) {
+                if http
+                    .get(format!("{base}/health/ready"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+                {
                     lat.push(s.elapsed());
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -183,7 +253,10 @@ async fn main() {
         other.load(Ordering::Relaxed),
         100.0 * rate / raw
     );
-    println!("server CPU per login: {:.2} ms", cpu as f64 * 10.0 / logins.max(1) as f64);
+    println!(
+        "server CPU per login: {:.2} ms",
+        cpu as f64 * 10.0 / logins.max(1) as f64
+    );
     println!(
         "/health/ready during saturation: n={} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         lat.len(),
@@ -191,7 +264,10 @@ async fn main() {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
-    println!("peak RSS: {:.1} MiB", rss_kib(pid, "VmHWM:") as f64 / 1024.0);
+    println!(
+        "peak RSS: {:.1} MiB",
+        rss_kib(pid, "VmHWM:") as f64 / 1024.0
+    );
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
