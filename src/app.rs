@@ -1,0 +1,95 @@
+//! Composition root: the shared [`App`] state and `run`, which serves every listener until the
+//! shutdown signal and then drains in-flight requests within a bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::logging::LogHandle;
+use crate::store::Store;
+use crate::systemd::{Listener, Socket};
+use crate::web;
+
+/// Everything a request handler may need. Shared behind an `Arc`.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Clock,
+    pub metrics: web::metrics::Metrics,
+    pub log: Option<LogHandle>,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    pub fn new(config: Config, store: Store, clock: Clock, log: Option<LogHandle>) -> AppState {
+        Arc::new(App {
+            config,
+            store,
+            clock,
+            metrics: web::metrics::Metrics::install(),
+            log,
+        })
+    }
+}
+
+/// Why `run` returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// Every connection finished within the bound.
+    Clean,
+    /// The bound passed with connections still open; they were cut.
+    TimedOut,
+}
+
+/// Serves `listeners` until `shutdown` turns true, then stops accepting and waits at most
+/// `drain` for in-flight requests (axum's graceful shutdown alone has no bound).
+pub async fn run(
+    app: AppState,
+    listeners: Vec<Listener>,
+    mut shutdown: watch::Receiver<bool>,
+    drain: Duration,
+) -> std::io::Result<Drained> {
+    let mut servers = JoinSet::new();
+    for listener in listeners {
+        let router = web::router(app.clone(), listener.plane);
+        let mut stop = shutdown.clone();
+        let signal = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        match listener.socket {
+            Socket::Tcp(std) => {
+                let l = tokio::net::TcpListener::from_std(std)?;
+                let svc = router.into_make_service_with_connect_info::<web::PeerAddr>();
+                servers
+                    .spawn(async move { axum::serve(l, svc).with_graceful_shutdown(signal).await });
+            }
+            Socket::Unix(std) => {
+                let l = tokio::net::UnixListener::from_std(std)?;
+                let svc = router.into_make_service_with_connect_info::<web::PeerAddr>();
+                servers
+                    .spawn(async move { axum::serve(l, svc).with_graceful_shutdown(signal).await });
+            }
+        }
+    }
+    let _ = shutdown.wait_for(|s| *s).await;
+    let drained = tokio::time::timeout(drain, async {
+        while let Some(res) = servers.join_next().await {
+            if let Ok(Err(e)) = res {
+                tracing::warn!(error = %e, "listener ended with an error");
+            }
+        }
+    })
+    .await;
+    Ok(match drained {
+        Ok(()) => Drained::Clean,
+        Err(_) => {
+            servers.abort_all();
+            Drained::TimedOut
+        }
+    })
+}

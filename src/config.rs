@@ -1,0 +1,671 @@
+//! Configuration: `OPENTRUSTY_*` environment variables read with envy into one flat struct,
+//! secrets resolved from `*_FILE` files or systemd credentials, then validated into [`Config`].
+//!
+//! Every problem is reported as a [`ConfigError`] that names the variable, the bad value (unless
+//! it is secret) and what was expected; `main` turns it into exit code 78 (EX_CONFIG).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+pub const PREFIX: &str = "OPENTRUSTY_";
+
+/// A variable the daemon knows: its name without the prefix, whether it is secret, and the
+/// systemd credential name it may also come from (`LoadCredential=NAME:...`).
+pub struct Known {
+    pub name: &'static str,
+    pub secret: bool,
+    pub credential: Option<&'static str>,
+}
+
+const fn var(name: &'static str) -> Known {
+    Known {
+        name,
+        secret: false,
+        credential: None,
+    }
+}
+
+const fn secret(name: &'static str, credential: &'static str) -> Known {
+    Known {
+        name,
+        secret: true,
+        credential: Some(credential),
+    }
+}
+
+/// Every variable read anywhere in the daemon. Anything else with the prefix is a warning.
+pub const KNOWN: &[Known] = &[
+    secret("DATABASE_URL", "database-url"),
+    secret("DATABASE_PASSWORD", "database-password"),
+    var("PUBLIC_URL"),
+    var("LISTEN"),
+    var("ADMIN_LISTEN"),
+    var("LOG"),
+    var("LOG_FORMAT"),
+    var("MIGRATE_ON_START"),
+    var("SHUTDOWN_TIMEOUT"),
+    var("ALLOW_ROOT"),
+    var("USER"),
+    var("ENV_FILE"),
+    var("DATABASE_MAX_CONNECTIONS"),
+];
+
+/// The raw, flat view of the environment (strings only; parsing happens in [`Config::from_vars`]
+/// so that each error can name its variable).
+#[derive(Deserialize, Default, Debug)]
+struct Raw {
+    database_url: Option<String>,
+    database_password: Option<String>,
+    public_url: Option<String>,
+    listen: Option<String>,
+    admin_listen: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    migrate_on_start: Option<String>,
+    shutdown_timeout: Option<String>,
+    allow_root: Option<String>,
+    user: Option<String>,
+    env_file: Option<String>,
+    database_max_connections: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Full variable name, e.g. `OPENTRUSTY_LISTEN`.
+    pub var: String,
+    /// The offending value; `None` when the variable is secret or absent.
+    pub value: Option<String>,
+    pub expected: String,
+}
+
+impl ConfigError {
+    fn new(name: &str, value: Option<&str>, expected: impl Into<String>) -> Self {
+        let secret = KNOWN.iter().any(|k| k.secret && name.starts_with(k.name));
+        ConfigError {
+            var: format!("{PREFIX}{name}"),
+            value: if secret {
+                None
+            } else {
+                value.map(str::to_owned)
+            },
+            expected: expected.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(
+                f,
+                "{}={:?} is invalid: expected {}",
+                self.var, v, self.expected
+            ),
+            None => write!(f, "{} is invalid: expected {}", self.var, self.expected),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where a plane listens when systemd does not pass sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "{a}"),
+            ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// The database to use, parsed from `OPENTRUSTY_DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    /// Full `postgres://` URL; may hold a password, so it is never printed as is.
+    Postgres(Url),
+}
+
+impl DatabaseUrl {
+    /// The URL with any password replaced, safe for logs and `check-config`.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(u) => {
+                let mut u = u.clone();
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("REDACTED"));
+                }
+                u.to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Who to become when started as root outside systemd (`OPENTRUSTY_USER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunAs {
+    Name(String),
+    Ids { uid: u32, gid: u32 },
+}
+
+/// The validated configuration of the daemon and the CLI.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub database_max_connections: u32,
+    pub public_url: Url,
+    pub listen: ListenAddr,
+    pub admin_listen: Option<ListenAddr>,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub migrate_on_start: bool,
+    pub shutdown_timeout: Duration,
+    pub allow_root: bool,
+    pub run_as: Option<RunAs>,
+    pub env_file: Option<PathBuf>,
+    /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads the process environment (and `$CREDENTIALS_DIRECTORY`, `$STATE_DIRECTORY`).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Config::from_vars(&vars)
+    }
+
+    /// Builds the configuration from a full environment map (tests pass their own).
+    pub fn from_vars(env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let ours = resolve_secrets(env, &mut warnings)?;
+        let raw: Raw = envy::prefixed(PREFIX)
+            .from_iter(ours.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .map_err(|e| ConfigError::new("*", None, format!("readable variables ({e})")))?;
+
+        let state_dir = env
+            .get("STATE_DIRECTORY")
+            .and_then(|s| s.split(':').next())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        let database_url = match raw.database_url.as_deref() {
+            None => DatabaseUrl::Sqlite(
+                state_dir
+                    .unwrap_or_else(|| PathBuf::from("var"))
+                    .join("opentrusty.db"),
+            ),
+            Some(s) => parse_database_url(s, raw.database_password.as_deref())?,
+        };
+
+        let public_url = match raw.public_url.as_deref() {
+            None => {
+                warnings.push(format!(
+                    "{PREFIX}PUBLIC_URL is not set; using http://127.0.0.1:8080, which is not https and only fit for development"
+                ));
+                Url::parse("http://127.0.0.1:8080").expect("static URL")
+            }
+            Some(s) => parse_public_url(s, &mut warnings)?,
+        };
+
+        let listen = match raw.listen.as_deref() {
+            None => ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            Some(s) => parse_listen("LISTEN", s)?,
+        };
+        let admin_listen = raw
+            .admin_listen
+            .as_deref()
+            .map(|s| parse_listen("ADMIN_LISTEN", s))
+            .transpose()?;
+        if admin_listen.as_ref() == Some(&listen) {
+            return Err(ConfigError::new(
+                "ADMIN_LISTEN",
+                raw.admin_listen.as_deref(),
+                format!("an address different from {PREFIX}LISTEN"),
+            ));
+        }
+
+        let log_filter = raw.log.unwrap_or_else(|| "info".to_owned());
+        validate_log_filter("LOG", &log_filter)?;
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    Some(other),
+                    "`text` or `json`",
+                ));
+            }
+        };
+
+        let migrate_on_start =
+            parse_bool("MIGRATE_ON_START", raw.migrate_on_start.as_deref(), true)?;
+        let allow_root = parse_bool("ALLOW_ROOT", raw.allow_root.as_deref(), false)?;
+        let shutdown_timeout = parse_seconds(
+            "SHUTDOWN_TIMEOUT",
+            raw.shutdown_timeout.as_deref(),
+            10,
+            1..=3600,
+        )?;
+        let database_max_connections = parse_u32(
+            "DATABASE_MAX_CONNECTIONS",
+            raw.database_max_connections.as_deref(),
+            10,
+            1..=1000,
+        )?;
+        let run_as = raw.user.as_deref().map(parse_run_as).transpose()?;
+        let env_file = raw.env_file.map(PathBuf::from);
+
+        Ok(Config {
+            database_url,
+            database_max_connections,
+            public_url,
+            listen,
+            admin_listen,
+            log_filter,
+            log_format,
+            migrate_on_start,
+            shutdown_timeout,
+            allow_root,
+            run_as,
+            env_file,
+            warnings,
+        })
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets redacted (for `check-config`).
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let opt = |v: &Option<ListenAddr>| {
+            v.as_ref()
+                .map_or_else(|| "(unset)".to_owned(), |a| a.to_string())
+        };
+        vec![
+            ("DATABASE_URL".into(), self.database_url.redacted()),
+            (
+                "DATABASE_MAX_CONNECTIONS".into(),
+                self.database_max_connections.to_string(),
+            ),
+            ("PUBLIC_URL".into(), self.public_url.to_string()),
+            ("LISTEN".into(), self.listen.to_string()),
+            ("ADMIN_LISTEN".into(), opt(&self.admin_listen)),
+            ("LOG".into(), self.log_filter.clone()),
+            (
+                "LOG_FORMAT".into(),
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("MIGRATE_ON_START".into(), self.migrate_on_start.to_string()),
+            (
+                "SHUTDOWN_TIMEOUT".into(),
+                self.shutdown_timeout.as_secs().to_string(),
+            ),
+            ("ALLOW_ROOT".into(), self.allow_root.to_string()),
+            (
+                "USER".into(),
+                self.run_as
+                    .as_ref()
+                    .map_or_else(|| "(unset)".into(), |r| format!("{r:?}")),
+            ),
+            (
+                "ENV_FILE".into(),
+                self.env_file
+                    .as_ref()
+                    .map_or_else(|| "(unset)".into(), |p| p.display().to_string()),
+            ),
+        ]
+    }
+}
+
+/// Keeps only `OPENTRUSTY_*` variables, replaces `X_FILE` and credentials by their contents, and
+/// warns about names nobody reads (typos).
+fn resolve_secrets(
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (key, value) in env {
+        let Some(name) = key.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let is_file_variant = name
+            .strip_suffix("_FILE")
+            .is_some_and(|base| KNOWN.iter().any(|k| k.secret && k.name == base));
+        if is_file_variant {
+            continue; // `X_FILE` of a secret: read below
+        }
+        if !KNOWN.iter().any(|k| k.name == name) {
+            warnings.push(format!("unknown variable {key} is ignored (a typo?)"));
+            continue;
+        }
+        out.insert(key.clone(), value.clone());
+    }
+    let creds = env.get("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    for known in KNOWN.iter().filter(|k| k.secret) {
+        let direct = format!("{PREFIX}{}", known.name);
+        let file_var = format!("{}_FILE", known.name);
+        let from_file = env.get(&format!("{PREFIX}{file_var}"));
+        if let Some(path) = from_file {
+            if out.contains_key(&direct) {
+                return Err(ConfigError::new(
+                    &file_var,
+                    Some(path),
+                    format!("only one of {direct} and {direct}_FILE to be set"),
+                ));
+            }
+            let value = read_secret_file(Path::new(path)).map_err(|e| {
+                ConfigError::new(&file_var, Some(path), format!("a readable file ({e})"))
+            })?;
+            out.insert(direct, value);
+        } else if !out.contains_key(&direct)
+            && let (Some(dir), Some(cred)) = (&creds, known.credential)
+        {
+            let path = dir.join(cred);
+            if path.exists() {
+                let value = read_secret_file(&path).map_err(|e| {
+                    ConfigError::new(
+                        known.name,
+                        None,
+                        format!("a readable credential {} ({e})", path.display()),
+                    )
+                })?;
+                out.insert(direct, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    let s = std::fs::read_to_string(path)?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn parse_database_url(s: &str, password: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
+    let expected = "sqlite://PATH or postgres://USER@HOST[:PORT]/DB";
+    if let Some(path) = s
+        .strip_prefix("sqlite://")
+        .or_else(|| s.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                None,
+                format!("{expected} (a file path)"),
+            ));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        let mut url = Url::parse(s)
+            .map_err(|e| ConfigError::new("DATABASE_URL", None, format!("{expected} ({e})")))?;
+        if url.host_str().is_none_or(str::is_empty) && !url.query_pairs().any(|(k, _)| k == "host")
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                None,
+                format!("{expected} (a host)"),
+            ));
+        }
+        if let Some(pw) = password {
+            url.set_password(Some(pw)).map_err(|_| {
+                ConfigError::new("DATABASE_PASSWORD", None, "a URL that can carry a password")
+            })?;
+        }
+        return Ok(DatabaseUrl::Postgres(url));
+    }
+    Err(ConfigError::new("DATABASE_URL", None, expected))
+}
+
+fn parse_public_url(s: &str, warnings: &mut Vec<String>) -> Result<Url, ConfigError> {
+    let expected = "an absolute http(s) URL without query or fragment, e.g. https://id.example.com";
+    let url = Url::parse(s).map_err(|_| ConfigError::new("PUBLIC_URL", Some(s), expected))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(ConfigError::new("PUBLIC_URL", Some(s), expected));
+    }
+    if url.scheme() == "http" {
+        warnings.push(format!("{PREFIX}PUBLIC_URL={s} is not https; browsers and relying parties need https in production"));
+    }
+    // The issuer is `{public_url}/t/{tenant}`: keep the base without a trailing slash.
+    let mut url = url;
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+fn parse_listen(name: &str, s: &str) -> Result<ListenAddr, ConfigError> {
+    if let Some(path) = s.strip_prefix("unix:") {
+        if !path.starts_with('/') {
+            return Err(ConfigError::new(name, Some(s), "unix:/ABSOLUTE/PATH"));
+        }
+        return Ok(ListenAddr::Unix(PathBuf::from(path)));
+    }
+    s.parse::<SocketAddr>().map(ListenAddr::Tcp).map_err(|_| {
+        ConfigError::new(
+            name,
+            Some(s),
+            "a TCP address like 127.0.0.1:8080 or [::1]:8080, or unix:/path",
+        )
+    })
+}
+
+fn validate_log_filter(name: &str, s: &str) -> Result<(), ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| ())
+        .map_err(|_| {
+            ConfigError::new(
+                name,
+                Some(s),
+                "a tracing filter such as `info` or `opentrusty=debug,info`",
+            )
+        })
+}
+
+fn parse_bool(name: &str, s: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match s.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(ConfigError::new(name, s, "true or false")),
+    }
+}
+
+fn parse_u32(
+    name: &str,
+    s: Option<&str>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(s) = s else { return Ok(default) };
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                Some(s),
+                format!("a whole number from {} to {}", range.start(), range.end()),
+            )
+        })
+}
+
+fn parse_seconds(
+    name: &str,
+    s: Option<&str>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = s else {
+        return Ok(Duration::from_secs(default.into()));
+    };
+    let digits = raw.trim().strip_suffix('s').unwrap_or(raw.trim());
+    let v = digits
+        .parse::<u32>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                Some(raw),
+                format!("seconds from {} to {}", range.start(), range.end()),
+            )
+        })?;
+    Ok(Duration::from_secs(v.into()))
+}
+
+fn parse_run_as(s: &str) -> Result<RunAs, ConfigError> {
+    let expected = "a user name or UID:GID";
+    if let Some((u, g)) = s.split_once(':') {
+        let uid = u
+            .parse()
+            .map_err(|_| ConfigError::new("USER", Some(s), expected))?;
+        let gid = g
+            .parse()
+            .map_err(|_| ConfigError::new("USER", Some(s), expected))?;
+        return Ok(RunAs::Ids { uid, gid });
+    }
+    let valid = !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        return Err(ConfigError::new("USER", Some(s), expected));
+    }
+    Ok(RunAs::Name(s.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_state_directory() {
+        let c = Config::from_vars(&env(&[("STATE_DIRECTORY", "/var/lib/opentrusty")])).unwrap();
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite("/var/lib/opentrusty/opentrusty.db".into())
+        );
+        assert_eq!(c.listen, ListenAddr::Tcp("127.0.0.1:8080".parse().unwrap()));
+        assert!(c.warnings.iter().any(|w| w.contains("PUBLIC_URL")));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = Config::from_vars(&env(&[("OPENTRUSTY_LISTEN", "nowhere")])).unwrap_err();
+        assert_eq!(e.var, "OPENTRUSTY_LISTEN");
+        assert_eq!(e.value.as_deref(), Some("nowhere"));
+        let e = Config::from_vars(&env(&[("OPENTRUSTY_SHUTDOWN_TIMEOUT", "soon")])).unwrap_err();
+        assert_eq!(e.var, "OPENTRUSTY_SHUTDOWN_TIMEOUT");
+    }
+
+    #[test]
+    fn secret_values_are_never_echoed() {
+        let e = Config::from_vars(&env(&[(
+            "OPENTRUSTY_DATABASE_URL",
+            "mysql://u:hunter2@h/db",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.var, "OPENTRUSTY_DATABASE_URL");
+        assert!(e.value.is_none());
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn password_is_redacted_and_can_come_from_a_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("database-password"), "s3cret\n").unwrap();
+        let c = Config::from_vars(&env(&[
+            (
+                "OPENTRUSTY_DATABASE_URL",
+                "postgres://app@db.internal/opentrusty",
+            ),
+            ("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap()),
+        ]))
+        .unwrap();
+        let DatabaseUrl::Postgres(url) = &c.database_url else {
+            panic!("not postgres")
+        };
+        assert_eq!(url.password(), Some("s3cret"));
+        assert!(!c.database_url.redacted().contains("s3cret"));
+    }
+
+    #[test]
+    fn file_variant_and_direct_value_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("url");
+        std::fs::write(&f, "sqlite:///tmp/x.db").unwrap();
+        let c = Config::from_vars(&env(&[(
+            "OPENTRUSTY_DATABASE_URL_FILE",
+            f.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        let e = Config::from_vars(&env(&[
+            ("OPENTRUSTY_DATABASE_URL_FILE", f.to_str().unwrap()),
+            ("OPENTRUSTY_DATABASE_URL", "sqlite:///tmp/y.db"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "OPENTRUSTY_DATABASE_URL_FILE");
+    }
+
+    #[test]
+    fn unknown_variables_warn() {
+        let c = Config::from_vars(&env(&[("OPENTRUSTY_LISTNE", "x")])).unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("OPENTRUSTY_LISTNE")));
+    }
+
+    #[test]
+    fn public_url_is_normalised() {
+        let c = Config::from_vars(&env(&[(
+            "OPENTRUSTY_PUBLIC_URL",
+            "https://id.example.com/",
+        )]))
+        .unwrap();
+        assert_eq!(c.public_url.as_str(), "https://id.example.com/");
+        let c = Config::from_vars(&env(&[(
+            "OPENTRUSTY_PUBLIC_URL",
+            "https://example.com/idp/",
+        )]))
+        .unwrap();
+        assert_eq!(c.public_url.as_str(), "https://example.com/idp");
+        assert!(Config::from_vars(&env(&[("OPENTRUSTY_PUBLIC_URL", "ftp://x")])).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! The `serve` lifecycle, in start-up order: sockets (before privileges are dropped and before
+//! any thread exists), process hardening, runtime, database and migrations, `READY=1`, serving,
+//! signals (SIGTERM/SIGINT drain, SIGHUP reload) and the watchdog.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::app::{self, App, AppState, Drained};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::logging::LogHandle;
+use crate::store::Store;
+use crate::systemd::{self, Listener, Plane};
+use crate::{envfile, process};
+
+pub fn run(config: Config, log: LogHandle) -> ExitCode {
+    let listeners = match take_listeners(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up listening sockets");
+            return ExitCode::FAILURE;
+        }
+    };
+    match process::harden(&config) {
+        Ok(process::Outcome::Dropped { uid, gid }) => {
+            tracing::info!(uid, gid, "dropped root privileges")
+        }
+        Ok(process::Outcome::RootAllowed) => {
+            tracing::warn!("running as root because OPENTRUSTY_ALLOW_ROOT=true")
+        }
+        Ok(process::Outcome::Unprivileged) => {}
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(77); // EX_NOPERM
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config, listeners, log))
+}
+
+/// Sockets passed by systemd win; without any, bind what the configuration says.
+fn take_listeners(config: &Config) -> std::io::Result<Vec<Listener>> {
+    let activated = systemd::activated_listeners()?;
+    if !activated.is_empty() {
+        return Ok(activated);
+    }
+    let mut out = vec![systemd::bind(&config.listen, Plane::All)?];
+    if let Some(admin) = &config.admin_listen {
+        out[0].plane = Plane::Auth;
+        out.push(systemd::bind(admin, Plane::Admin)?);
+    }
+    Ok(out)
+}
+
+async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> ExitCode {
+    systemd::status("opening the database");
+    let store = match Store::connect(&config.database_url, config.database_max_connections).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, database = %config.database_url.redacted(), "cannot open the database");
+            return ExitCode::FAILURE;
+        }
+    };
+    if config.migrate_on_start {
+        systemd::status("migrating the database");
+        if let Err(e) = migrate_with_extension(&store).await {
+            tracing::error!(error = %e, "database migration failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    let drain = config.shutdown_timeout;
+    let app = App::new(config, store, Clock::System, Some(log));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    for l in &listeners {
+        tracing::info!(listener = %l.describe, "listening");
+    }
+    let count = listeners.len();
+    let server = tokio::spawn(app::run(app.clone(), listeners, stop_rx, drain));
+    tokio::spawn(watchdog());
+    systemd::ready(&format!("serving on {count} listener(s)"));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), backend = ?app.store.backend(), "ready");
+
+    if let Err(e) = wait_for_stop(&app).await {
+        tracing::error!(error = %e, "cannot install signal handlers");
+        return ExitCode::FAILURE;
+    }
+    systemd::stopping("draining in-flight requests");
+    tracing::info!(
+        timeout_s = drain.as_secs(),
+        "shutting down: draining in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    let result = server.await;
+    app.store.close().await;
+    match result {
+        Ok(Ok(Drained::Clean)) => {
+            tracing::info!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(Drained::TimedOut)) => {
+            tracing::warn!("drain timed out; remaining connections were closed");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "serving failed");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server task failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the migrations while asking systemd for more start-up time every few seconds, so a
+/// long migration is not killed by `TimeoutStartSec=`.
+pub async fn migrate_with_extension(store: &Store) -> crate::store::Result<()> {
+    let ticker = tokio::spawn(async {
+        loop {
+            systemd::extend_timeout(Duration::from_secs(30));
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    let result = store.migrate().await;
+    ticker.abort();
+    result
+}
+
+/// Returns on SIGTERM or SIGINT; handles SIGHUP (reload) in between.
+async fn wait_for_stop(app: &AppState) -> std::io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => reload(app),
+        }
+    }
+}
+
+/// SIGHUP: re-reads the reloadable settings (the log filter) from `OPENTRUSTY_ENV_FILE`.
+fn reload(app: &AppState) {
+    systemd::reloading();
+    let filter = match &app.config.env_file {
+        Some(path) => match envfile::read(path) {
+            Ok(vars) => vars
+                .get("OPENTRUSTY_LOG")
+                .cloned()
+                .unwrap_or_else(|| "info".to_owned()),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "reload: cannot read the environment file; keeping the current settings");
+                app.config.log_filter.clone()
+            }
+        },
+        None => app.config.log_filter.clone(),
+    };
+    if let Some(log) = &app.log {
+        match log.set_filter(&filter) {
+            Ok(()) => tracing::info!(log_filter = %filter, "reloaded"),
+            Err(e) => {
+                tracing::warn!(log_filter = %filter, error = %e, "reload: invalid OPENTRUSTY_LOG; keeping the current filter")
+            }
+        }
+    }
+    systemd::ready("serving (reloaded)");
+}
+
+/// Pings the systemd watchdog at half its period, but only after a round trip through the
+/// runtime's scheduler succeeds: a wedged runtime stops the pings and systemd restarts us.
+async fn watchdog() {
+    let Some(period) = systemd::watchdog_interval() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(period / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let probe = tokio::spawn(async {});
+        if tokio::time::timeout(period / 4, probe).await.is_ok() {
+            systemd::watchdog_ping();
+        } else {
+            tracing::warn!("watchdog: runtime did not answer in time; not pinging");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Tenants: every tenant is its own OpenID Provider at `{public_url}/t/{slug}`.
+
+use std::fmt;
+
+use super::ids::TenantId;
+use crate::clock::UnixTime;
+
+/// The reserved tenant that holds the installation's operators (`opentrusty bootstrap`).
+pub const PLATFORM: &str = "platform";
+
+/// The tenant's name in URLs: lowercase `[a-z0-9-]`, 2–63 characters, no leading, trailing or
+/// doubled hyphen (so it is also a valid DNS label should tenants move to sub-domains).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "tenant slug {0:?} is invalid: use 2 to 63 lowercase letters, digits and single hyphens, not at either end"
+)]
+pub struct InvalidSlug(pub String);
+
+impl Slug {
+    pub fn parse(s: &str) -> Result<Slug, InvalidSlug> {
+        let ok = (2..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && !s.contains("--");
+        if ok {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(InvalidSlug(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_platform(&self) -> bool {
+        self.0 == PLATFORM
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub display_name: String,
+    pub status: Status,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+impl Tenant {
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+
+    /// The issuer identifier of this tenant's OpenID Provider.
+    pub fn issuer(&self, public_url: &url::Url) -> String {
+        format!(
+            "{}/t/{}",
+            public_url.as_str().trim_end_matches('/'),
+            self.slug
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for ok in ["ab", "acme", "a-b-c", "x1", "platform", &"a".repeat(63)] {
+            assert!(Slug::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a",
+            "",
+            "Acme",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a--b",
+            "a b",
+            "é1",
+            &"a".repeat(64),
+        ] {
+            assert!(Slug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn issuer_has_no_double_slash() {
+        let t = Tenant {
+            id: TenantId::new(),
+            slug: Slug::parse("acme").unwrap(),
+            display_name: "Acme".into(),
+            status: Status::Active,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert_eq!(
+            t.issuer(&"https://id.example.com/".parse().unwrap()),
+            "https://id.example.com/t/acme"
+        );
+        assert_eq!(
+            t.issuer(&"https://x.org/idp".parse().unwrap()),
+            "https://x.org/idp/t/acme"
+        );
+    }
+}

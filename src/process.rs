@@ -1,0 +1,100 @@
+//! Process hygiene before the runtime starts: refuse root (or drop to `OPENTRUSTY_USER`),
+//! `umask 077`, and no core dumps or ptrace by peers (the process holds key material).
+
+use nix::unistd::{Gid, Uid, User};
+
+use crate::config::{Config, RunAs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "refusing to run as root: set OPENTRUSTY_USER to drop privileges, run under the systemd unit, or set OPENTRUSTY_ALLOW_ROOT=true"
+    )]
+    Root,
+    #[error("OPENTRUSTY_USER: no such user {0:?}")]
+    NoSuchUser(String),
+    #[error("OPENTRUSTY_USER is set but the process is not root, so it cannot change user")]
+    NotRoot,
+    #[error("dropping privileges failed at {step}: {source}")]
+    Drop {
+        step: &'static str,
+        source: nix::Error,
+    },
+    #[error("dropping privileges did not stick: root could be regained")]
+    Regained,
+}
+
+/// What [`harden`] did, for a log line once logging runs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Unprivileged,
+    RootAllowed,
+    Dropped { uid: u32, gid: u32 },
+}
+
+/// Applies the process rules. Must run single-threaded: after sockets are taken (so privileged
+/// ports can be bound) and before the tokio runtime spawns threads (so every thread gets the
+/// new credentials).
+pub fn harden(config: &Config) -> Result<Outcome, Error> {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    // Not dumpable: no core file with secrets in it, and no ptrace from same-uid processes.
+    let _ = nix::sys::prctl::set_dumpable(false);
+
+    let is_root = Uid::effective().is_root();
+    match (&config.run_as, is_root) {
+        (Some(_), false) => Err(Error::NotRoot),
+        (Some(run_as), true) => drop_to(run_as),
+        (None, true) if config.allow_root => Ok(Outcome::RootAllowed),
+        (None, true) => Err(Error::Root),
+        (None, false) => Ok(Outcome::Unprivileged),
+    }
+}
+
+fn drop_to(run_as: &RunAs) -> Result<Outcome, Error> {
+    let (uid, gid, name) = match run_as {
+        RunAs::Ids { uid, gid } => (Uid::from_raw(*uid), Gid::from_raw(*gid), None),
+        RunAs::Name(name) => {
+            let user = User::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::NoSuchUser(name.clone()))?;
+            (user.uid, user.gid, Some(user.name))
+        }
+    };
+    if uid.is_root() {
+        return Err(Error::Regained);
+    }
+    // Order matters: supplementary groups and gid need root, so they go before the uid.
+    let groups = match &name {
+        Some(n) => {
+            let cname =
+                std::ffi::CString::new(n.as_str()).map_err(|_| Error::NoSuchUser(n.clone()))?;
+            nix::unistd::getgrouplist(&cname, gid).map_err(|source| Error::Drop {
+                step: "getgrouplist",
+                source,
+            })?
+        }
+        None => vec![gid],
+    };
+    nix::unistd::setgroups(&groups).map_err(|source| Error::Drop {
+        step: "setgroups",
+        source,
+    })?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(|source| Error::Drop {
+        step: "setresgid",
+        source,
+    })?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|source| Error::Drop {
+        step: "setresuid",
+        source,
+    })?;
+    // Prove it: with real, effective and saved uid changed, setuid(0) must fail.
+    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() || Uid::effective().is_root() {
+        return Err(Error::Regained);
+    }
+    let _ = nix::sys::prctl::set_dumpable(false); // setuid resets the flag on some kernels
+    Ok(Outcome::Dropped {
+        uid: uid.as_raw(),
+        gid: gid.as_raw(),
+    })
+}

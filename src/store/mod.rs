@@ -1,0 +1,196 @@
+//! Persistence: the only module that names sqlx. One API over two backends — SQLite (embedded
+//! default, WAL) and PostgreSQL (production, scale-out). Queries are written once in portable SQL
+//! (`$1` placeholders, integer unix timestamps, text ids) and dispatched per method by
+//! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
+
+mod meta;
+mod postgres;
+pub mod scope;
+mod sqlite;
+mod tenants;
+
+use std::time::Duration;
+
+use crate::config::DatabaseUrl;
+
+pub use meta::SCHEMA_VERSION_KEY;
+pub use scope::TenantScope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the name says which (e.g. `tenant slug`).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    /// A stored value does not parse (a bug or a hand-edited database), named by column.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot prepare the database directory {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Maps a unique-constraint violation to [`Error::Conflict`], anything else to `Backend`.
+    pub fn conflict_as(e: sqlx::Error, what: &'static str) -> Error {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
+            _ => Error::Backend(e),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to one of the two backends. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Pool occupancy for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl Store {
+    /// Opens the pool. PostgreSQL connections are made lazily, so a database that is down at
+    /// start-up surfaces in `migrate`/`ping` rather than here.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Store> {
+        match url {
+            DatabaseUrl::Sqlite(path) => sqlite::connect(path, max_connections)
+                .await
+                .map(Store::Sqlite),
+            DatabaseUrl::Postgres(url) => {
+                postgres::connect(url, max_connections).map(Store::Postgres)
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend (idempotent; PostgreSQL takes an
+    /// advisory lock so several nodes can start at once).
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Names of the embedded migrations, `NNNN_name` (a test checks both backends agree).
+    pub fn migration_names(backend: Backend) -> Vec<String> {
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .iter()
+            .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+            .collect()
+    }
+
+    /// Checks that the database answers a trivial query within `deadline`.
+    pub async fn ping(&self, deadline: Duration) -> Result<()> {
+        let q = async {
+            match self {
+                Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            }
+        };
+        match tokio::time::timeout(deadline, q).await {
+            Ok(r) => r.map_err(Error::from),
+            Err(_) => Err(Error::Backend(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match self {
+            Store::Sqlite(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+            Store::Postgres(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+        }
+    }
+
+    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, so the write lock
+    /// is taken up front and concurrent writers wait (busy timeout) instead of failing on upgrade.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a read-only unit of work (a deferred transaction on SQLite: no write lock).
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// An open transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs the same expression against whichever backend a [`Tx`] holds: `$conn` is bound to the
+/// backend's connection, so `sqlx::query(...).fetch_one(&mut **$conn)` type-checks in both arms.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite($conn) => $body,
+            $crate::store::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;

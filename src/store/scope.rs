@@ -1,0 +1,36 @@
+//! The tenant-scoped handle: the only way to reach tenant-owned rows (DESIGN §3).
+//!
+//! A [`TenantScope`] is built only from a [`Tenant`] that the store itself returned, and its
+//! tenant id is private. Every statement on a tenant-owned table, in every `impl TenantScope`
+//! block of this module, carries `tenant_id = $1` bound from [`TenantScope::tenant_id`], so a
+//! review of isolation is a grep. A row of another tenant is simply "not found".
+
+use super::Tx;
+use crate::domain::ids::TenantId;
+use crate::domain::tenant::Tenant;
+
+pub struct TenantScope<'a> {
+    pub(super) tx: &'a mut Tx,
+    tenant_id: TenantId,
+}
+
+impl Tx {
+    /// Narrows this transaction to one tenant's rows.
+    pub fn scope<'a>(&'a mut self, tenant: &Tenant) -> TenantScope<'a> {
+        TenantScope {
+            tx: self,
+            tenant_id: tenant.id,
+        }
+    }
+}
+
+impl TenantScope<'_> {
+    /// The tenant id as bound into queries (text form).
+    pub(super) fn tenant_id(&self) -> String {
+        self.tenant_id.to_string()
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.tenant_id
+    }
+}

@@ -1,0 +1,100 @@
+//! Tenants: the root of every tenant-owned row (not itself tenant-scoped).
+
+use sqlx::FromRow;
+
+use super::{Error, Result, Tx, on_tx};
+use crate::clock::UnixTime;
+use crate::domain::ids::TenantId;
+use crate::domain::tenant::{Slug, Status, Tenant};
+
+#[derive(FromRow)]
+struct TenantRow {
+    id: String,
+    slug: String,
+    display_name: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = Error;
+    fn try_from(r: TenantRow) -> Result<Tenant> {
+        let corrupt = |what: &str| Error::Corrupt(format!("tenants.{what}"));
+        Ok(Tenant {
+            id: r.id.parse().map_err(|_| corrupt("id"))?,
+            slug: Slug::parse(&r.slug).map_err(|_| corrupt("slug"))?,
+            display_name: r.display_name,
+            status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, slug, display_name, status, created_at, updated_at";
+
+impl Tx {
+    pub async fn tenant_insert(
+        &mut self,
+        slug: &Slug,
+        display_name: &str,
+        now: UnixTime,
+    ) -> Result<Tenant> {
+        const SQL: &str = "INSERT INTO tenants (id, slug, display_name, status, created_at, updated_at) \
+                           VALUES ($1, $2, $3, 'active', $4, $4)";
+        let id = TenantId::new();
+        on_tx!(self, |c| sqlx::query(SQL)
+            .bind(id.to_string())
+            .bind(slug.as_str())
+            .bind(display_name)
+            .bind(now)
+            .execute(&mut **c)
+            .await
+            .map_err(|e| Error::conflict_as(e, "tenant slug"))?
+            .rows_affected());
+        Ok(Tenant {
+            id,
+            slug: slug.clone(),
+            display_name: display_name.to_owned(),
+            status: Status::Active,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The tenant with this slug, whatever its status (callers decide what disabled means).
+    pub async fn tenant_by_slug(&mut self, slug: &str) -> Result<Option<Tenant>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"));
+        let row: Option<TenantRow> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(slug)
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(Tenant::try_from).transpose()
+    }
+
+    pub async fn tenants_list(&mut self) -> Result<Vec<Tenant>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM tenants ORDER BY slug"));
+        let rows: Vec<TenantRow> =
+            on_tx!(self, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
+    /// Sets the status; `NotFound` if no such tenant.
+    pub async fn tenant_set_status(
+        &mut self,
+        slug: &Slug,
+        status: Status,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE tenants SET status = $2, updated_at = $3 WHERE slug = $1";
+        let n = on_tx!(self, |c| sqlx::query(SQL)
+            .bind(slug.as_str())
+            .bind(status.as_str())
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,202 @@
+//! The whole systemd surface: listening sockets from `LISTEN_FDS`/`LISTEN_FDNAMES` (socket
+//! activation), `sd_notify` messages and the watchdog, and the native journald layer.
+//! Everything here is a no-op when the process does not run under systemd.
+
+use std::io;
+use std::net::TcpListener as StdTcpListener;
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+use crate::config::ListenAddr;
+
+/// Which endpoints a listener serves (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    /// A lone or unnamed socket: every plane.
+    All,
+    /// `auth`: the per-tenant OpenID Provider endpoints and login pages.
+    Auth,
+    /// `admin`: the management API and `/metrics`.
+    Admin,
+}
+
+impl Plane {
+    fn from_fd_name(name: &str) -> Plane {
+        match name {
+            "auth" => Plane::Auth,
+            "admin" => Plane::Admin,
+            // `stream`, `unknown`, empty or anything else: systemd's default names.
+            _ => Plane::All,
+        }
+    }
+}
+
+/// A listening socket taken from systemd or bound from configuration, still a std socket so it
+/// can be taken before the tokio runtime exists (and before privileges are dropped).
+#[derive(Debug)]
+pub enum Socket {
+    Tcp(StdTcpListener),
+    Unix(StdUnixListener),
+}
+
+#[derive(Debug)]
+pub struct Listener {
+    pub plane: Plane,
+    pub socket: Socket,
+    /// Human-readable description for logs.
+    pub describe: String,
+}
+
+/// Takes every socket systemd passed (`LISTEN_FDS`, checked against `LISTEN_PID` by listenfd).
+/// Returns an empty list when the process was not socket activated. Must run before any thread
+/// is spawned: it reads the environment.
+pub fn activated_listeners() -> io::Result<Vec<Listener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+        .map(|s| s.split(':').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(fds.len());
+    for idx in 0..fds.len() {
+        let name = names.get(idx).map(String::as_str).unwrap_or("");
+        let plane = Plane::from_fd_name(name);
+        // listenfd leaves the fd in place when the type does not match, so try TCP then unix.
+        let socket = match fds.take_tcp_listener(idx) {
+            Ok(Some(l)) => Socket::Tcp(l),
+            Ok(None) => continue,
+            Err(_) => match fds.take_unix_listener(idx)? {
+                Some(l) => Socket::Unix(l),
+                None => continue,
+            },
+        };
+        let describe = format!(
+            "fd {} ({}) {}",
+            idx + 3,
+            if name.is_empty() { "unnamed" } else { name },
+            local(&socket)
+        );
+        out.push(Listener {
+            plane,
+            socket: nonblocking(socket)?,
+            describe,
+        });
+    }
+    Ok(out)
+}
+
+/// Binds the configured addresses when systemd passed nothing.
+pub fn bind(addr: &ListenAddr, plane: Plane) -> io::Result<Listener> {
+    let socket = match addr {
+        ListenAddr::Tcp(a) => Socket::Tcp(StdTcpListener::bind(a)?),
+        ListenAddr::Unix(path) => {
+            // Remove a stale socket left by an earlier run, but never a regular file.
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_socket() {
+                    std::fs::remove_file(path)?;
+                }
+            }
+            Socket::Unix(StdUnixListener::bind(path)?)
+        }
+    };
+    let describe = format!("{addr} (bound, {plane:?})");
+    Ok(Listener {
+        plane,
+        socket: nonblocking(socket)?,
+        describe,
+    })
+}
+
+/// tokio's `from_std` requires non-blocking sockets; neither systemd nor std sets the flag.
+fn nonblocking(socket: Socket) -> io::Result<Socket> {
+    match &socket {
+        Socket::Tcp(l) => l.set_nonblocking(true)?,
+        Socket::Unix(l) => l.set_nonblocking(true)?,
+    }
+    Ok(socket)
+}
+
+fn local(socket: &Socket) -> String {
+    match socket {
+        Socket::Tcp(l) => l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        Socket::Unix(l) => l
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
+            .unwrap_or_else(|| "unix".into()),
+    }
+}
+
+/// True when systemd started us with a notification socket.
+pub fn under_supervisor() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
+fn send(states: &[NotifyState]) {
+    // No NOTIFY_SOCKET: sd_notify does nothing. A send error is not worth stopping for.
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!(error = %e, "sd_notify failed");
+    }
+}
+
+/// `STATUS=...`: what the daemon is doing, shown by `systemctl status`.
+pub fn status(text: &str) {
+    send(&[NotifyState::Status(text)]);
+}
+
+/// `READY=1` together with a status line, in one datagram as systemd's own clients do.
+pub fn ready(text: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(text)]);
+}
+
+/// `RELOADING=1` (+ `MONOTONIC_USEC`, required from systemd 253 on) before a SIGHUP reload.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[
+            NotifyState::Reloading,
+            now,
+            NotifyState::Status("reloading"),
+        ]),
+        Err(_) => send(&[NotifyState::Reloading, NotifyState::Status("reloading")]),
+    }
+}
+
+/// `STOPPING=1` when the drain starts.
+pub fn stopping(text: &str) {
+    send(&[NotifyState::Stopping, NotifyState::Status(text)]);
+}
+
+/// `EXTEND_TIMEOUT_USEC=...`: asks for more start-up time (long migrations).
+pub fn extend_timeout(by: Duration) {
+    let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+    send(&[NotifyState::ExtendTimeoutUsec(usec)]);
+}
+
+/// The watchdog period systemd expects (`WATCHDOG_USEC`, for this PID), if any.
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+}
+
+/// `WATCHDOG=1`.
+pub fn watchdog_ping() {
+    send(&[NotifyState::Watchdog]);
+}
+
+/// The native journald layer, only when systemd connected our stderr to the journal
+/// (`JOURNAL_STREAM`): interactive runs keep readable stderr even where a journal exists.
+/// INFO maps to priority 6 (informational) rather than the crate's default 5 (notice), and
+/// custom fields carry the `OPENTRUSTY_` prefix so `journalctl OPENTRUSTY_REQUEST_ID=...` works.
+pub fn journald_layer() -> Option<tracing_journald::Layer> {
+    std::env::var_os("JOURNAL_STREAM")?;
+    let mappings = tracing_journald::PriorityMappings {
+        info: tracing_journald::Priority::Informational,
+        debug: tracing_journald::Priority::Debug,
+        ..tracing_journald::PriorityMappings::new()
+    };
+    tracing_journald::layer().ok().map(|l| {
+        l.with_syslog_identifier("opentrusty".to_owned())
+            .with_field_prefix(Some("OPENTRUSTY".to_owned()))
+            .with_priority_mappings(mappings)
+    })
+}
