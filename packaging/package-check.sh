@@ -33,6 +33,16 @@ ok "rpmlint clean ($(basename "$RPM"))"
 # The rpm %pre feeds the sysusers line on stdin: it must equal systemd/opentrusty.sysusers.
 [ "$(grep -v '^#' "$HERE/../systemd/opentrusty.sysusers")" = "$(sed -n '/^u /p' "$HERE/rpm/pre_install.sh")" ] \
     || fail "packaging/rpm/pre_install.sh and systemd/opentrusty.sysusers disagree"
+# The example env file documents exactly the variables the daemon reads (KNOWN in src/config.rs).
+SRC=$HERE/../src/config.rs
+if [ -f "$SRC" ]; then
+    sed -n '/^pub const KNOWN/,/^];/s/.*\(var\|secret\)("\([A-Z0-9_]*\)".*/OPENTRUSTY_\2/p' "$SRC" | sort > "$S/known"
+    sed -n 's/^#\(OPENTRUSTY_[A-Z0-9_]*\)=.*/\1/p' "$HERE/opentrusty.env" | sort > "$S/documented"
+    [ -s "$S/known" ] || fail "could not read the variable list from src/config.rs"
+    cmp -s "$S/known" "$S/documented" || { diff "$S/known" "$S/documented" || true
+        fail "packaging/opentrusty.env and KNOWN in src/config.rs disagree (< undocumented, > unknown)"; }
+    ok "opentrusty.env documents the $(wc -l < "$S/known") variables the daemon reads"
+fi
 SEC=$(systemd-analyze security --offline=yes "$HERE/../systemd/opentrusty.service" 2>&1 | tail -1)
 systemd-analyze security --offline=yes --threshold=15 "$HERE/../systemd/opentrusty.service" > /dev/null 2>&1 \
     || fail "systemd-analyze security above 1.5: $SEC"
