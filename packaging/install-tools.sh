@@ -8,8 +8,9 @@ CARGO_GENERATE_RPM_VERSION=0.21.1
 MUSL_TARGET=x86_64-unknown-linux-musl
 
 # apt: musl-gcc (ring/aws-lc/sqlite C code for the static build), the linters, rpm, and the
-# e2e tools. No systemd-container: it is not needed (we use unshare) and it upgrades systemd.
-APT_PKGS="musl-tools lintian rpmlint rpm curl jq util-linux gzip file"
+# e2e tools (unshare/nsenter/flock, ip, curl, jq; systemd is there on any real Debian 12 host). No
+# systemd-container: it is not needed (we use unshare) and it upgrades systemd.
+APT_PKGS="musl-tools lintian rpmlint rpm curl jq util-linux iproute2 systemd gzip file"
 missing=""
 for p in $APT_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

@@ -67,6 +67,7 @@ expect_mode() { # root path "mode user:group"
 }
 ownership_checks() { # $1 = root
     expect_mode "$1" /usr/bin/opentrusty "755 root:root"
+    expect_mode "$1" /etc/opentrusty "750 root:opentrusty"
     expect_mode "$1" /etc/opentrusty/opentrusty.env "640 root:opentrusty"
     expect_mode "$1" /var/lib/opentrusty "700 opentrusty:opentrusty"
     for u in opentrusty.service opentrusty.socket opentrusty-admin.socket; do

@@ -146,6 +146,10 @@ ok "systemctl stop: clean (Result=success, exit 0)"
 ns curl -fsS --max-time 30 --unix-socket $A -o /dev/null http://localhost/health/live || fail "admin socket re-activation"
 ok "after stop, a request on the admin socket activates the service again"
 
+ns journalctl --no-pager -o cat -t opentrusty > "$WORK/daemon.log"   # -t: also lines logged while exiting
+echo "--- daemon log (journalctl -t opentrusty -o cat, without per-request lines) ---"
+grep -v -x -E 'request|(Started|Starting|Stopping|Stopped|Reloading|Reloaded) .*' "$WORK/daemon.log" | head -40
+
 # --- upgrade (reinstall): conffile edits and state kept, running service restarted ----------
 ns sh -c 'echo "OPENTRUSTY_LOG=debug" >> /etc/opentrusty/opentrusty.env'
 PID3=$(prop opentrusty.service MainPID)
