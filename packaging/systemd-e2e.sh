@@ -58,8 +58,11 @@ wait_for() { # seconds, description, command...
 }
 
 T0=$(date +%s)
-setsid unshare --fork --pid --mount --net --mount-proc --propagation private \
-    sh "$HERE/e2e/boot.sh" > "$WORK/boot.log" 2>&1 < /dev/null &
+# setsid: keyboard/CI signals to our process group must not reach systemd (SIGINT would start
+# ctrl-alt-del.target). --kill-child: if unshare dies, so does the namespace. 9<&-: the namespace
+# must not hold the lock.
+setsid unshare --fork --kill-child --pid --mount --net --mount-proc --propagation private \
+    sh "$HERE/e2e/boot.sh" > "$WORK/boot.log" 2>&1 < /dev/null 9<&- &
 UPID=$!
 wait_for 10 "namespace PID 1" sh -c "[ -n \"\$(cat /proc/$UPID/task/$UPID/children 2>/dev/null)\" ]"
 NSPID=$(tr -d ' ' < "/proc/$UPID/task/$UPID/children")
