@@ -10,6 +10,8 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::logging::LogHandle;
+use crate::service::password::Hasher;
+use crate::service::ratelimit::Limiter;
 use crate::store::Store;
 use crate::systemd::{Listener, Socket};
 use crate::web;
@@ -21,19 +23,40 @@ pub struct App {
     pub clock: Clock,
     pub metrics: web::metrics::Metrics,
     pub log: Option<LogHandle>,
+    pub hasher: Hasher,
+    pub login_limits: LoginLimits,
+}
+
+/// Login throttles: per client IP and per (tenant, account).
+pub struct LoginLimits {
+    pub per_ip: Limiter,
+    pub per_account: Limiter,
 }
 
 pub type AppState = Arc<App>;
 
 impl App {
-    pub fn new(config: Config, store: Store, clock: Clock, log: Option<LogHandle>) -> AppState {
-        Arc::new(App {
+    pub fn new(
+        config: Config,
+        store: Store,
+        clock: Clock,
+        log: Option<LogHandle>,
+    ) -> crate::service::Result<AppState> {
+        let hasher = Hasher::new(&config.identity)?;
+        let login_limits = LoginLimits {
+            per_ip: Limiter::new(config.identity.login_rate_per_ip),
+            per_account: Limiter::new(config.identity.login_rate_per_account),
+        };
+        let metrics = web::metrics::Metrics::install();
+        Ok(Arc::new(App {
             config,
             store,
             clock,
-            metrics: web::metrics::Metrics::install(),
+            metrics,
             log,
-        })
+            hasher,
+            login_limits,
+        }))
     }
 }
 

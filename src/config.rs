@@ -54,6 +54,18 @@ pub const KNOWN: &[Known] = &[
     var("USER"),
     var("ENV_FILE"),
     var("DATABASE_MAX_CONNECTIONS"),
+    var("ARGON2_MEMORY_KIB"),
+    var("ARGON2_ITERATIONS"),
+    var("ARGON2_PARALLELISM"),
+    var("HASH_CONCURRENCY"),
+    var("HASH_QUEUE_TIMEOUT_MS"),
+    var("LOCKOUT_THRESHOLD"),
+    var("LOCKOUT_DURATION"),
+    var("SESSION_IDLE_TIMEOUT"),
+    var("SESSION_LIFETIME"),
+    var("TRUSTED_PROXIES"),
+    var("LOGIN_RATE_PER_IP"),
+    var("LOGIN_RATE_PER_ACCOUNT"),
 ];
 
 /// The raw, flat view of the environment (strings only; parsing happens in [`Config::from_vars`]
@@ -73,6 +85,90 @@ struct Raw {
     user: Option<String>,
     env_file: Option<String>,
     database_max_connections: Option<String>,
+    argon2_memory_kib: Option<String>,
+    argon2_iterations: Option<String>,
+    argon2_parallelism: Option<String>,
+    hash_concurrency: Option<String>,
+    hash_queue_timeout_ms: Option<String>,
+    lockout_threshold: Option<String>,
+    lockout_duration: Option<String>,
+    session_idle_timeout: Option<String>,
+    session_lifetime: Option<String>,
+    trusted_proxies: Option<String>,
+    login_rate_per_ip: Option<String>,
+    login_rate_per_account: Option<String>,
+}
+
+/// Identity settings: password hashing, lockout, sessions, login throttling.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once (the bounded blocking pool).
+    pub hash_concurrency: u32,
+    /// How long a login may wait for a hashing slot before it gets 503.
+    pub hash_queue_timeout: Duration,
+    pub lockout_threshold: u32,
+    pub lockout_duration: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_lifetime: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Login attempts per minute from one client IP.
+    pub login_rate_per_ip: u32,
+    /// Login attempts per minute against one account.
+    pub login_rate_per_account: u32,
+}
+
+/// An IP network in CIDR form (`10.0.0.0/8`, `::1/128`; a bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (V4(n), V4(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (V6(n), V6(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +284,7 @@ pub struct Config {
     pub allow_root: bool,
     pub run_as: Option<RunAs>,
     pub env_file: Option<PathBuf>,
+    pub identity: IdentityConfig,
     /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
     pub warnings: Vec<String>,
 }
@@ -281,6 +378,90 @@ impl Config {
         )?;
         let run_as = raw.user.as_deref().map(parse_run_as).transpose()?;
         let env_file = raw.env_file.map(PathBuf::from);
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        let identity = IdentityConfig {
+            argon2_memory_kib: parse_u32(
+                "ARGON2_MEMORY_KIB",
+                raw.argon2_memory_kib.as_deref(),
+                19_456,
+                8_192..=4_194_304,
+            )?,
+            argon2_iterations: parse_u32(
+                "ARGON2_ITERATIONS",
+                raw.argon2_iterations.as_deref(),
+                2,
+                1..=64,
+            )?,
+            argon2_parallelism: parse_u32(
+                "ARGON2_PARALLELISM",
+                raw.argon2_parallelism.as_deref(),
+                1,
+                1..=64,
+            )?,
+            hash_concurrency: parse_u32(
+                "HASH_CONCURRENCY",
+                raw.hash_concurrency.as_deref(),
+                cpus,
+                1..=1024,
+            )?,
+            hash_queue_timeout: Duration::from_millis(u64::from(parse_u32(
+                "HASH_QUEUE_TIMEOUT_MS",
+                raw.hash_queue_timeout_ms.as_deref(),
+                2_000,
+                1..=60_000,
+            )?)),
+            lockout_threshold: parse_u32(
+                "LOCKOUT_THRESHOLD",
+                raw.lockout_threshold.as_deref(),
+                5,
+                1..=1000,
+            )?,
+            lockout_duration: parse_seconds(
+                "LOCKOUT_DURATION",
+                raw.lockout_duration.as_deref(),
+                900,
+                1..=604_800,
+            )?,
+            session_idle_timeout: parse_seconds(
+                "SESSION_IDLE_TIMEOUT",
+                raw.session_idle_timeout.as_deref(),
+                1_800,
+                60..=2_592_000,
+            )?,
+            session_lifetime: parse_seconds(
+                "SESSION_LIFETIME",
+                raw.session_lifetime.as_deref(),
+                43_200,
+                60..=31_536_000,
+            )?,
+            trusted_proxies: match raw.trusted_proxies.as_deref() {
+                None | Some("") => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|s| {
+                        IpNet::parse(s).ok_or_else(|| {
+                            ConfigError::new(
+                                "TRUSTED_PROXIES",
+                                Some(list),
+                                "a comma-separated list of IP addresses or CIDR networks",
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            login_rate_per_ip: parse_u32(
+                "LOGIN_RATE_PER_IP",
+                raw.login_rate_per_ip.as_deref(),
+                60,
+                1..=1_000_000,
+            )?,
+            login_rate_per_account: parse_u32(
+                "LOGIN_RATE_PER_ACCOUNT",
+                raw.login_rate_per_account.as_deref(),
+                20,
+                1..=1_000_000,
+            )?,
+        };
 
         Ok(Config {
             database_url,
@@ -295,6 +476,7 @@ impl Config {
             allow_root,
             run_as,
             env_file,
+            identity,
             warnings,
         })
     }
@@ -330,6 +512,59 @@ impl Config {
                 self.run_as
                     .as_ref()
                     .map_or_else(|| "(unset)".into(), |r| format!("{r:?}")),
+            ),
+            (
+                "ARGON2_MEMORY_KIB".into(),
+                self.identity.argon2_memory_kib.to_string(),
+            ),
+            (
+                "ARGON2_ITERATIONS".into(),
+                self.identity.argon2_iterations.to_string(),
+            ),
+            (
+                "ARGON2_PARALLELISM".into(),
+                self.identity.argon2_parallelism.to_string(),
+            ),
+            (
+                "HASH_CONCURRENCY".into(),
+                self.identity.hash_concurrency.to_string(),
+            ),
+            (
+                "HASH_QUEUE_TIMEOUT_MS".into(),
+                self.identity.hash_queue_timeout.as_millis().to_string(),
+            ),
+            (
+                "LOCKOUT_THRESHOLD".into(),
+                self.identity.lockout_threshold.to_string(),
+            ),
+            (
+                "LOCKOUT_DURATION".into(),
+                self.identity.lockout_duration.as_secs().to_string(),
+            ),
+            (
+                "SESSION_IDLE_TIMEOUT".into(),
+                self.identity.session_idle_timeout.as_secs().to_string(),
+            ),
+            (
+                "SESSION_LIFETIME".into(),
+                self.identity.session_lifetime.as_secs().to_string(),
+            ),
+            (
+                "TRUSTED_PROXIES".into(),
+                self.identity
+                    .trusted_proxies
+                    .iter()
+                    .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "LOGIN_RATE_PER_IP".into(),
+                self.identity.login_rate_per_ip.to_string(),
+            ),
+            (
+                "LOGIN_RATE_PER_ACCOUNT".into(),
+                self.identity.login_rate_per_account.to_string(),
             ),
             (
                 "ENV_FILE".into(),
@@ -650,6 +885,20 @@ mod tests {
     fn unknown_variables_warn() {
         let c = Config::from_vars(&env(&[("OPENTRUSTY_LISTNE", "x")])).unwrap();
         assert!(c.warnings.iter().any(|w| w.contains("OPENTRUSTY_LISTNE")));
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_match() {
+        let c =
+            Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "10.0.0.0/8, ::1")])).unwrap();
+        let nets = &c.identity.trusted_proxies;
+        assert!(nets[0].contains("10.2.3.4".parse().unwrap()));
+        assert!(nets[0].contains("::ffff:10.2.3.4".parse().unwrap()));
+        assert!(!nets[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(nets[1].contains("::1".parse().unwrap()));
+        let e =
+            Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "10.0.0.0/33")])).unwrap_err();
+        assert_eq!(e.var, "OPENTRUSTY_TRUSTED_PROXIES");
     }
 
     #[test]

@@ -81,7 +81,13 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
         }
     }
     let drain = config.shutdown_timeout;
-    let app = App::new(config, store, Clock::System, Some(log));
+    let app = match App::new(config, store, Clock::System, Some(log)) {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid identity settings");
+            return ExitCode::from(crate::cli::EX_CONFIG);
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     for l in &listeners {
         tracing::info!(listener = %l.describe, "listening");

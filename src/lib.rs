@@ -21,6 +21,8 @@ pub mod envfile;
 pub mod logging;
 /// Process hygiene: root refusal or privilege drop, umask, non-dumpable.
 pub mod process;
+/// Use cases: the only place that opens transactions (login, sessions, audit, admin).
+pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx.
 pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.

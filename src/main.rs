@@ -17,7 +17,11 @@ fn main() -> ExitCode {
         Command::Version => return cli::version(),
         Command::GenDocs { out } => return cli::gen_docs(&out),
         Command::CheckConfig { json } => return cli::check_config(json),
-        Command::Serve | Command::Migrate => {}
+        Command::Serve
+        | Command::Migrate
+        | Command::Bootstrap(_)
+        | Command::Tenant(_)
+        | Command::User(_) => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -26,6 +30,14 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EX_CONFIG);
         }
     };
+    if matches!(
+        command,
+        Command::Bootstrap(_) | Command::Tenant(_) | Command::User(_)
+    ) {
+        // Operator commands print their own results; only warnings and errors are logged.
+        logging::init("warn", config.log_format);
+        return cli::identity::run(config, command);
+    }
     let log = logging::init(&config.log_filter, config.log_format);
     for w in &config.warnings {
         tracing::warn!("{w}");

@@ -200,3 +200,37 @@ pub fn journald_layer() -> Option<tracing_journald::Layer> {
             .with_priority_mappings(mappings)
     })
 }
+
+/// Sends one entry to journald over the native protocol, with fields named exactly as given
+/// (tracing-journald prefixes every field, but `MESSAGE_ID` must stay unprefixed for
+/// `journalctl MESSAGE_ID=`). Returns false when not under journald or the send failed.
+pub fn journal_send(priority: u8, message: &str, fields: &[(&str, String)]) -> bool {
+    if std::env::var_os("JOURNAL_STREAM").is_none() {
+        return false;
+    }
+    let mut buf = Vec::with_capacity(256);
+    let mut put = |key: &str, value: &str| {
+        if value.contains('\n') {
+            // Binary-safe form: KEY\n<u64 little-endian length><value>\n
+            buf.extend_from_slice(key.as_bytes());
+            buf.push(b'\n');
+            buf.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            buf.extend_from_slice(value.as_bytes());
+        } else {
+            buf.extend_from_slice(key.as_bytes());
+            buf.push(b'=');
+            buf.extend_from_slice(value.as_bytes());
+        }
+        buf.push(b'\n');
+    };
+    put("MESSAGE", message);
+    put("PRIORITY", &priority.to_string());
+    put("SYSLOG_IDENTIFIER", "opentrusty");
+    for (k, v) in fields {
+        put(k, v);
+    }
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return false;
+    };
+    sock.send_to(&buf, "/run/systemd/journal/socket").is_ok()
+}

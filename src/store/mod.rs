@@ -3,11 +3,14 @@
 //! (`$1` placeholders, integer unix timestamps, text ids) and dispatched per method by
 //! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
 
+pub mod audit;
 mod meta;
 mod postgres;
 pub mod scope;
+pub mod sessions;
 mod sqlite;
 mod tenants;
+pub mod users;
 
 use std::time::Duration;
 

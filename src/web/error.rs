@@ -38,3 +38,13 @@ impl IntoResponse for ApiError {
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
+
+/// 500 for the JSON surfaces: the client sees only the request id to quote.
+pub fn internal(request_id: &str) -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        format!("internal error; quote request id {request_id}"),
+    )
+    .into_response()
+}

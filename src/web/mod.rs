@@ -2,9 +2,11 @@
 //! through — request id and access log, metrics, timeout, body limit, JSON 404.
 
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod ui;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -47,6 +49,9 @@ pub fn router(app: AppState, plane: Plane) -> Router {
     let mut routes = Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
+    if matches!(plane, Plane::All | Plane::Auth) {
+        routes = routes.merge(ui::routes());
+    }
     if matches!(plane, Plane::All | Plane::Admin) {
         routes = routes.route("/metrics", get(metrics::render));
     }

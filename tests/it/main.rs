@@ -4,5 +4,6 @@ mod common;
 
 mod config_errors;
 mod daemon;
+mod identity;
 mod journald;
 mod storage;

@@ -4,48 +4,12 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use opentrusty::config::DatabaseUrl;
 use opentrusty::store::{Backend, SCHEMA_VERSION_KEY, Store};
 
 use crate::common::http::{self, Target};
+use crate::both_backends;
 use crate::common::pg;
 use crate::common::{Launch, NotifySocket, eventually, tcp_listener, tempdir};
-
-async fn sqlite_store(dir: &std::path::Path) -> Store {
-    let store = Store::connect(&DatabaseUrl::Sqlite(dir.join("suite.db")), 4)
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    store
-}
-
-async fn postgres_store(test: &str) -> Option<Store> {
-    let url = pg::fresh_database(test).await?;
-    let store = Store::connect(&DatabaseUrl::Postgres(url.parse().unwrap()), 4)
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
-
-/// Declares one suite case for both backends.
-macro_rules! both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = crate::common::tempdir();
-                super::$name(super::sqlite_store(dir.path()).await).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(store) = super::postgres_store(stringify!($name)).await {
-                    super::$name(store).await;
-                }
-            }
-        }
-    };
-}
 
 async fn migrations_are_idempotent(store: Store) {
     store.migrate().await.unwrap();

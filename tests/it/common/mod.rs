@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod pg;
+pub mod stores;
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, RawFd};

@@ -1,5 +1,8 @@
-//! The command line (clap): `serve` (default), `migrate`, `check-config`, `version`, and the
-//! hidden `gen-docs` used by packaging to write the man page and shell completions.
+//! The command line (clap): `serve` (default), `migrate`, `check-config`, `version`, the
+//! operator commands (`bootstrap`, `tenant`, `user`: see `identity.rs`), and the hidden
+//! `gen-docs` used by packaging to write the man page and shell completions.
+
+pub mod identity;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +45,14 @@ pub enum Command {
     },
     /// Print the version and exit.
     Version,
+    /// Create the `platform` tenant and its first administrator (once).
+    Bootstrap(identity::BootstrapArgs),
+    /// Manage tenants (each is its own OpenID Provider).
+    #[command(subcommand)]
+    Tenant(identity::TenantCommand),
+    /// Manage the users of a tenant.
+    #[command(subcommand)]
+    User(identity::UserCommand),
     /// Write the man page and shell completions into a directory (used by packaging).
     #[command(hide = true)]
     GenDocs {

@@ -1,0 +1,367 @@
+//! Operator commands for tenants and users. They work on the same database as the daemon
+//! (SQLite in WAL mode allows both at once). Every command accepts `--json`; errors print one
+//! line and exit non-zero.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::app::{App, AppState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{Profile, User};
+use crate::service::{self, Context, admin};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+pub struct Output {
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BootstrapArgs {
+    /// Email address of the first platform administrator.
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from this file (`-` for standard input); without it a strong
+    /// password is generated and printed once.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant; its issuer is {OPENTRUSTY_PUBLIC_URL}/t/SLUG.
+    Create {
+        /// Lowercase letters, digits and hyphens, 2 to 63 characters.
+        slug: String,
+        /// Display name shown on the login page (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Disable a tenant: its endpoints answer 404 from then on.
+    Disable {
+        slug: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct UserRef {
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// The user's email address.
+    #[arg(long)]
+    pub email: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        #[command(flatten)]
+        user: UserRef,
+        /// Read the password from this file (`-` for standard input); without it the user
+        /// cannot log in with a password until one is set.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Full name (defaults to given and family name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Mark the email address as verified.
+        #[arg(long)]
+        email_verified: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List the users of a tenant.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Clear a lockout after too many failed logins.
+    Unlock {
+        #[command(flatten)]
+        user: UserRef,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Set a new password (ends the user's sessions).
+    SetPassword {
+        #[command(flatten)]
+        user: UserRef,
+        /// Read the password from this file (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Disable a user (ends the user's sessions).
+    Disable {
+        #[command(flatten)]
+        user: UserRef,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Runs one operator command on a one-shot runtime against the configured database.
+pub fn run(config: Config, command: super::Command) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    rt.block_on(async move {
+        let app = match open(config).await {
+            Ok(app) => app,
+            Err(e) => return fail(&e),
+        };
+        let result = match command {
+            super::Command::Bootstrap(args) => bootstrap(&app, args).await,
+            super::Command::Tenant(cmd) => tenant(&app, cmd).await,
+            super::Command::User(cmd) => user(&app, cmd).await,
+            _ => Err(service::Error::Internal("not an operator command".into())),
+        };
+        app.store.close().await;
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&describe(&e)),
+        }
+    })
+}
+
+async fn open(config: Config) -> Result<AppState, String> {
+    let store = Store::connect(&config.database_url, 2).await.map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            config.database_url.redacted()
+        )
+    })?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))?;
+    App::new(config, store, Clock::System, None).map_err(|e| describe(&e))
+}
+
+fn describe(e: &service::Error) -> String {
+    match e {
+        service::Error::NotFound(what) => format!("{what} not found"),
+        service::Error::Internal(detail) => format!("internal error: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("opentrusty: error: {msg}");
+    ExitCode::FAILURE
+}
+
+fn read_password(path: &PathBuf) -> service::Result<String> {
+    let mut s = String::new();
+    let res = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut s).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|v| s = v)
+    };
+    res.map_err(|e| {
+        service::Error::Invalid(format!("cannot read password file {}: {e}", path.display()))
+    })?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn tenant_json(t: &Tenant, app: &App) -> serde_json::Value {
+    json!({
+        "id": t.id, "slug": t.slug, "name": t.display_name, "status": t.status,
+        "issuer": t.issuer(&app.config.public_url), "created_at": t.created_at,
+    })
+}
+
+fn user_json(u: &User, now: i64) -> serde_json::Value {
+    json!({
+        "id": u.id, "email": u.email, "email_verified": u.email_verified, "status": u.status,
+        "locked": u.is_locked(now), "failed_attempts": u.failed_attempts, "profile": u.profile,
+        "created_at": u.created_at,
+    })
+}
+
+fn print(out: &Output, value: serde_json::Value, text: String) {
+    if out.json {
+        println!("{value}")
+    } else {
+        println!("{text}")
+    }
+}
+
+async fn bootstrap(app: &App, args: BootstrapArgs) -> service::Result<()> {
+    let (password, generated) = match &args.password_file {
+        Some(p) => (read_password(p)?, false),
+        None => (crate::service::sessions::random_token(), true),
+    };
+    let (tenant, user) = admin::bootstrap(app, &args.email, &password, &Context::cli()).await?;
+    // The generated password goes to the terminal only, never to a log.
+    let mut value =
+        json!({ "tenant": tenant_json(&tenant, app), "user": user_json(&user, app.clock.now()) });
+    let mut text = format!(
+        "created platform administrator {} in tenant {}",
+        user.email, tenant.slug
+    );
+    if generated {
+        value["password"] = json!(password);
+        text.push_str(&format!("\npassword (shown once): {password}"));
+    }
+    print(&args.out, value, text);
+    Ok(())
+}
+
+async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
+    let ctx = Context::cli();
+    match cmd {
+        TenantCommand::Create { slug, name, out } => {
+            let t = admin::tenant_create(app, &slug, name.as_deref(), &ctx).await?;
+            let issuer = t.issuer(&app.config.public_url);
+            print(
+                &out,
+                tenant_json(&t, app),
+                format!("created tenant {} (issuer {issuer})", t.slug),
+            );
+        }
+        TenantCommand::List { out } => {
+            let all = admin::tenants_list(app).await?;
+            let value = json!(all.iter().map(|t| tenant_json(t, app)).collect::<Vec<_>>());
+            let text = all
+                .iter()
+                .map(|t| format!("{}\t{}\t{}", t.slug, t.status.as_str(), t.display_name))
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(&out, value, text);
+        }
+        TenantCommand::Disable { slug, out } => {
+            let t = admin::tenant_disable(app, &slug, &ctx).await?;
+            print(
+                &out,
+                tenant_json(&t, app),
+                format!("disabled tenant {}", t.slug),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
+    let ctx = Context::cli();
+    let now = app.clock.now();
+    match cmd {
+        UserCommand::Create {
+            user,
+            password_file,
+            given_name,
+            family_name,
+            name,
+            email_verified,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let password = password_file.as_ref().map(read_password).transpose()?;
+            let name = name.or_else(|| match (&given_name, &family_name) {
+                (Some(g), Some(f)) => Some(format!("{g} {f}")),
+                (g, f) => g.clone().or_else(|| f.clone()),
+            });
+            let profile = Profile {
+                given_name,
+                family_name,
+                name,
+                ..Profile::default()
+            };
+            let input = admin::UserInput {
+                email: &user.email,
+                password: password.as_deref(),
+                profile,
+                email_verified,
+            };
+            let u = admin::user_create(app, &tenant, input, &ctx).await?;
+            print(
+                &out,
+                user_json(&u, now),
+                format!(
+                    "created user {} ({}) in tenant {}",
+                    u.email, u.id, tenant.slug
+                ),
+            );
+        }
+        UserCommand::List { tenant, out } => {
+            let tenant = admin::tenant(app, &tenant).await?;
+            let all = admin::users_list(app, &tenant).await?;
+            let value = json!(all.iter().map(|u| user_json(u, now)).collect::<Vec<_>>());
+            let text = all
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}\t{}\t{}{}",
+                        u.email,
+                        u.id,
+                        u.status.as_str(),
+                        if u.is_locked(now) { "\tlocked" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(&out, value, text);
+        }
+        UserCommand::Unlock { user, out } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let u = admin::user_unlock(app, &tenant, &user.email, &ctx).await?;
+            print(
+                &out,
+                json!({ "unlocked": u.email }),
+                format!("unlocked {}", u.email),
+            );
+        }
+        UserCommand::SetPassword {
+            user,
+            password_file,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let password = read_password(&password_file)?;
+            let u = admin::user_set_password(app, &tenant, &user.email, &password, &ctx).await?;
+            print(
+                &out,
+                json!({ "password_set": u.email }),
+                format!("password set for {}; their sessions were ended", u.email),
+            );
+        }
+        UserCommand::Disable { user, out } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let u = admin::user_disable(app, &tenant, &user.email, &ctx).await?;
+            print(&out, user_json(&u, now), format!("disabled {}", u.email));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! Operator use cases behind the CLI (and later the admin API): tenants, users, bootstrap.
+//! Every change is audited in its own transaction.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::domain::tenant::{PLATFORM, Slug, Status, Tenant};
+use crate::domain::user::{Email, NewPassword, Profile, User};
+use crate::store::users::NewUser;
+
+use super::audit::{self, Event, Kind};
+use super::{Context, Error, Result};
+
+pub fn parse_slug(s: &str) -> Result<Slug> {
+    Slug::parse(s).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+pub fn parse_email(s: &str) -> Result<Email> {
+    Email::parse(s).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+pub fn parse_password(s: &str) -> Result<NewPassword> {
+    NewPassword::parse(s).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// An active or disabled tenant by slug, or `NotFound`.
+pub async fn tenant(app: &App, slug: &str) -> Result<Tenant> {
+    let mut tx = app.store.read().await?;
+    tx.tenant_by_slug(slug)
+        .await?
+        .ok_or(Error::NotFound("tenant"))
+}
+
+pub async fn tenant_create(
+    app: &App,
+    slug: &str,
+    name: Option<&str>,
+    ctx: &Context,
+) -> Result<Tenant> {
+    let slug = parse_slug(slug)?;
+    if slug.is_platform() {
+        return Err(Error::Invalid(format!(
+            "tenant slug {PLATFORM:?} is reserved; use `opentrusty bootstrap`"
+        )));
+    }
+    create_tenant(app, &slug, name, ctx).await
+}
+
+async fn create_tenant(
+    app: &App,
+    slug: &Slug,
+    name: Option<&str>,
+    ctx: &Context,
+) -> Result<Tenant> {
+    let display = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(slug.as_str());
+    if display.chars().count() > 200 {
+        return Err(Error::Invalid(
+            "tenant name is too long: at most 200 characters".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let tenant = tx
+        .tenant_insert(slug, display, now)
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::Conflict(_) => {
+                Error::Conflict(format!("tenant \"{slug}\" already exists"))
+            }
+            other => other.into(),
+        })?;
+    let ev = Event {
+        kind: Kind::TenantCreated,
+        tenant: Some(tenant.id),
+        target: Some(format!("tenant:{slug}")),
+        metadata: json!({ "name": display }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(tenant)
+}
+
+pub async fn tenants_list(app: &App) -> Result<Vec<Tenant>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.tenants_list().await?)
+}
+
+pub async fn tenant_disable(app: &App, slug: &str, ctx: &Context) -> Result<Tenant> {
+    let slug = parse_slug(slug)?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let tenant = tx
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    tx.tenant_set_status(&slug, Status::Disabled, now).await?;
+    let ev = Event {
+        kind: Kind::TenantDisabled,
+        tenant: Some(tenant.id),
+        target: Some(format!("tenant:{slug}")),
+        metadata: json!({}),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(Tenant {
+        status: Status::Disabled,
+        updated_at: now,
+        ..tenant
+    })
+}
+
+/// Input for a new user.
+pub struct UserInput<'a> {
+    pub email: &'a str,
+    pub password: Option<&'a str>,
+    pub profile: Profile,
+    pub email_verified: bool,
+}
+
+pub async fn user_create(
+    app: &App,
+    tenant: &Tenant,
+    input: UserInput<'_>,
+    ctx: &Context,
+) -> Result<User> {
+    let email = parse_email(input.email)?;
+    let password = input.password.map(parse_password).transpose()?;
+    let hash = match password {
+        Some(p) => Some(app.hasher.hash(p.expose().to_owned()).await?),
+        None => None,
+    };
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let new = NewUser {
+        email: &email,
+        email_verified: input.email_verified,
+        password_hash: hash.as_deref(),
+        profile: &input.profile,
+    };
+    let user = tx
+        .scope(tenant)
+        .user_insert(&new, now)
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::Conflict(_) => Error::Conflict(format!(
+                "a user with email {email} already exists in tenant {}",
+                tenant.slug
+            )),
+            other => other.into(),
+        })?;
+    let ev = Event {
+        kind: Kind::UserCreated,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: json!({ "email": email.as_str(), "has_password": hash.is_some() }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(user)
+}
+
+pub async fn users_list(app: &App, tenant: &Tenant) -> Result<Vec<User>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.scope(tenant).users_list().await?)
+}
+
+async fn find_user(app: &App, tenant: &Tenant, email: &str) -> Result<User> {
+    let email = parse_email(email)?;
+    let mut tx = app.store.read().await?;
+    tx.scope(tenant)
+        .user_by_email(&email)
+        .await?
+        .ok_or(Error::NotFound("user"))
+}
+
+pub async fn user_unlock(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
+    let user = find_user(app, tenant, email).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant).user_unlock(user.id, now).await?;
+    let meta =
+        json!({ "failed_attempts": user.failed_attempts, "was_locked": user.is_locked(now) });
+    let ev = Event {
+        kind: Kind::AccountUnlocked,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: meta,
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(user)
+}
+
+/// Sets a new password and ends every session of the user.
+pub async fn user_set_password(
+    app: &App,
+    tenant: &Tenant,
+    email: &str,
+    password: &str,
+    ctx: &Context,
+) -> Result<User> {
+    let password = parse_password(password)?;
+    let user = find_user(app, tenant, email).await?;
+    let hash = app.hasher.hash(password.expose().to_owned()).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    scope.user_set_password_hash(user.id, &hash, now).await?;
+    let ended = scope.sessions_delete_for_user(user.id).await?;
+    let ev = Event {
+        kind: Kind::PasswordChanged,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: json!({ "sessions_ended": ended }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(user)
+}
+
+/// Disables the user and ends every session.
+pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
+    let user = find_user(app, tenant, email).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    scope
+        .user_set_status(user.id, Status::Disabled, now)
+        .await?;
+    let ended = scope.sessions_delete_for_user(user.id).await?;
+    let ev = Event {
+        kind: Kind::UserDisabled,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: json!({ "sessions_ended": ended }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(User {
+        status: Status::Disabled,
+        ..user
+    })
+}
+
+/// Creates the `platform` tenant (if missing) and its first administrator. Refuses when the
+/// platform tenant already has a user.
+pub async fn bootstrap(
+    app: &App,
+    email: &str,
+    password: &str,
+    ctx: &Context,
+) -> Result<(Tenant, User)> {
+    let slug = Slug::parse(PLATFORM).map_err(|e| Error::Internal(e.to_string()))?;
+    let tenant = match tenant(app, PLATFORM).await {
+        Ok(t) => t,
+        Err(Error::NotFound(_)) => create_tenant(app, &slug, Some("Platform"), ctx).await?,
+        Err(e) => return Err(e),
+    };
+    if !users_list(app, &tenant).await?.is_empty() {
+        return Err(Error::Conflict(
+            "a platform administrator already exists; bootstrap runs only once".into(),
+        ));
+    }
+    let profile = Profile {
+        name: Some("Platform administrator".into()),
+        ..Profile::default()
+    };
+    let user = user_create(
+        app,
+        &tenant,
+        UserInput {
+            email,
+            password: Some(password),
+            profile,
+            email_verified: true,
+        },
+        ctx,
+    )
+    .await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let ev = Event {
+        kind: Kind::Bootstrap,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: json!({ "email": user.email.as_str() }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok((tenant, user))
+}

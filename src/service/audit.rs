@@ -1,0 +1,142 @@
+//! Security events: one row in `audit_events` written in the caller's transaction, and one
+//! structured journal entry with a stable `MESSAGE_ID` per event type once it committed.
+//! Metadata never holds passwords, session ids, tokens or secrets.
+
+use crate::clock::UnixTime;
+use crate::domain::ids::TenantId;
+use crate::store::Tx;
+use crate::store::audit::AuditRow;
+use crate::systemd;
+
+use super::{Context, Result};
+
+/// Every audited event type. The journal `MESSAGE_ID` of each is fixed forever, so operators
+/// can `journalctl MESSAGE_ID=...` across versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    LoginSucceeded,
+    LoginFailed,
+    AccountLocked,
+    AccountUnlocked,
+    Logout,
+    PasswordChanged,
+    UserCreated,
+    UserUpdated,
+    UserDisabled,
+    TenantCreated,
+    TenantUpdated,
+    TenantDisabled,
+    Bootstrap,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LoginSucceeded => "login.succeeded",
+            Kind::LoginFailed => "login.failed",
+            Kind::AccountLocked => "account.locked",
+            Kind::AccountUnlocked => "account.unlocked",
+            Kind::Logout => "logout",
+            Kind::PasswordChanged => "password.changed",
+            Kind::UserCreated => "user.created",
+            Kind::UserUpdated => "user.updated",
+            Kind::UserDisabled => "user.disabled",
+            Kind::TenantCreated => "tenant.created",
+            Kind::TenantUpdated => "tenant.updated",
+            Kind::TenantDisabled => "tenant.disabled",
+            Kind::Bootstrap => "bootstrap",
+        }
+    }
+
+    /// 128-bit ids in journald's format (generated once with `systemd-id128 new`).
+    pub fn message_id(self) -> &'static str {
+        match self {
+            Kind::LoginSucceeded => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a01",
+            Kind::LoginFailed => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a02",
+            Kind::AccountLocked => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a03",
+            Kind::AccountUnlocked => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a04",
+            Kind::Logout => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a05",
+            Kind::PasswordChanged => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a06",
+            Kind::UserCreated => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a07",
+            Kind::UserUpdated => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a08",
+            Kind::UserDisabled => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a09",
+            Kind::TenantCreated => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0a",
+            Kind::TenantUpdated => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0b",
+            Kind::TenantDisabled => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0c",
+            Kind::Bootstrap => "7c1f0a5be2d84f7e9a4f3b8c6d2e1a0d",
+        }
+    }
+
+    /// Failures and lockouts are notices (5), the rest informational (6).
+    fn priority(self) -> u8 {
+        match self {
+            Kind::LoginFailed | Kind::AccountLocked => 5,
+            _ => 6,
+        }
+    }
+}
+
+/// One event to record.
+pub struct Event<'a> {
+    pub kind: Kind,
+    pub tenant: Option<TenantId>,
+    pub target: Option<String>,
+    pub metadata: serde_json::Value,
+    pub ctx: &'a Context,
+}
+
+/// A recorded event waiting for its transaction to commit before it is journaled.
+#[must_use = "call emit() after the transaction commits"]
+pub struct Recorded(AuditRow, Kind);
+
+/// Writes the audit row in `tx`.
+pub async fn record(tx: &mut Tx, e: Event<'_>, now: UnixTime) -> Result<Recorded> {
+    let row = AuditRow {
+        event_type: e.kind.as_str().to_owned(),
+        tenant_id: e.tenant,
+        actor: e.ctx.actor.clone(),
+        target: e.target,
+        ip: e.ctx.ip.clone(),
+        user_agent: e.ctx.user_agent.clone(),
+        request_id: e.ctx.request_id.clone(),
+        metadata: e.metadata.to_string(),
+        created_at: now,
+    };
+    tx.audit_insert(&row).await?;
+    Ok(Recorded(row, e.kind))
+}
+
+impl Recorded {
+    /// Sends the journal entry (native protocol under systemd, a tracing event otherwise).
+    pub fn emit(self) {
+        let Recorded(row, kind) = self;
+        let message = format!("audit: {}", row.event_type);
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let tenant = row.tenant_id.map(|t| t.to_string()).unwrap_or_default();
+        let fields = [
+            ("MESSAGE_ID", kind.message_id().to_owned()),
+            ("OPENTRUSTY_AUDIT_EVENT", row.event_type.clone()),
+            ("OPENTRUSTY_TENANT_ID", tenant.clone()),
+            ("OPENTRUSTY_ACTOR", opt(&row.actor)),
+            ("OPENTRUSTY_TARGET", opt(&row.target)),
+            ("OPENTRUSTY_CLIENT_IP", opt(&row.ip)),
+            ("OPENTRUSTY_REQUEST_ID", opt(&row.request_id)),
+            ("OPENTRUSTY_METADATA", row.metadata.clone()),
+        ];
+        if systemd::journal_send(kind.priority(), &message, &fields) {
+            return;
+        }
+        tracing::info!(
+            target: "opentrusty::audit",
+            audit_event = %row.event_type,
+            message_id = kind.message_id(),
+            tenant_id = %tenant,
+            actor = row.actor.as_deref().unwrap_or(""),
+            audit_target = row.target.as_deref().unwrap_or(""),
+            client_ip = row.ip.as_deref().unwrap_or(""),
+            request_id = row.request_id.as_deref().unwrap_or(""),
+            metadata = %row.metadata,
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Server-side login sessions of one tenant, keyed by the SHA-256 of the cookie value.
+
+use sqlx::FromRow;
+
+use super::scope::TenantScope;
+use super::{Error, Result, Store, on_tx};
+use crate::clock::UnixTime;
+use crate::domain::ids::UserId;
+
+/// A live session as stored (the cookie value is not part of it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub sid: String,
+    pub user_id: UserId,
+    pub auth_time: UnixTime,
+    pub amr: Vec<String>,
+    pub last_seen: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    id_hash: String,
+    sid: String,
+    user_id: String,
+    auth_time: i64,
+    amr: String,
+    last_seen: i64,
+    expires_at: i64,
+}
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub sid: &'a str,
+    pub user_id: UserId,
+    pub auth_time: UnixTime,
+    pub amr: &'a [&'a str],
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub expires_at: UnixTime,
+}
+
+impl TenantScope<'_> {
+    pub async fn session_insert(&mut self, s: &NewSession<'_>) -> Result<()> {
+        const SQL: &str = "INSERT INTO sessions (id_hash, sid, tenant_id, user_id, auth_time, amr, ip, user_agent, \
+                           created_at, last_seen, expires_at) VALUES ($2, $3, $1, $4, $5, $6, $7, $8, $5, $5, $9)";
+        let tenant = self.tenant_id();
+        on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(s.id_hash)
+            .bind(s.sid)
+            .bind(s.user_id.to_string())
+            .bind(s.auth_time)
+            .bind(s.amr.join(" "))
+            .bind(s.ip)
+            .bind(s.user_agent)
+            .bind(s.expires_at)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The session if it belongs to this tenant, has not reached its absolute expiry and has
+    /// been seen since `idle_since`.
+    pub async fn session_live(
+        &mut self,
+        id_hash: &str,
+        now: UnixTime,
+        idle_since: UnixTime,
+    ) -> Result<Option<SessionRecord>> {
+        const SQL: &str = "SELECT id_hash, sid, user_id, auth_time, amr, last_seen, expires_at FROM sessions \
+                           WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $3 AND last_seen > $4";
+        let tenant = self.tenant_id();
+        let row: Option<SessionRow> = on_tx!(self.tx, |c| sqlx::query_as(SQL)
+            .bind(&tenant)
+            .bind(id_hash)
+            .bind(now)
+            .bind(idle_since)
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(|r| {
+            Ok(SessionRecord {
+                user_id: r
+                    .user_id
+                    .parse()
+                    .map_err(|_| Error::Corrupt("sessions.user_id".into()))?,
+                id_hash: r.id_hash,
+                sid: r.sid,
+                auth_time: r.auth_time,
+                amr: r.amr.split_whitespace().map(str::to_owned).collect(),
+                last_seen: r.last_seen,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn session_touch(&mut self, id_hash: &str, now: UnixTime) -> Result<()> {
+        const SQL: &str =
+            "UPDATE sessions SET last_seen = $3 WHERE tenant_id = $1 AND id_hash = $2";
+        let tenant = self.tenant_id();
+        on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id_hash)
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Deletes one session; returns whether it existed in this tenant.
+    pub async fn session_delete(&mut self, id_hash: &str) -> Result<bool> {
+        const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1 AND id_hash = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id_hash)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Ends every session of a user (password change, disable).
+    pub async fn sessions_delete_for_user(&mut self, user: UserId) -> Result<u64> {
+        const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2";
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(user.to_string())
+            .execute(&mut **c)
+            .await?
+            .rows_affected()))
+    }
+}
+
+impl Store {
+    /// Housekeeping: deletes up to `batch` expired sessions (absolute or idle), installation-wide.
+    /// Small batches keep write locks short.
+    pub async fn sessions_purge(
+        &self,
+        now: UnixTime,
+        idle_since: UnixTime,
+        batch: i64,
+    ) -> Result<u64> {
+        const SQL: &str = "DELETE FROM sessions WHERE id_hash IN \
+                           (SELECT id_hash FROM sessions WHERE expires_at <= $1 OR last_seen <= $2 LIMIT $3)";
+        let mut tx = self.begin().await?;
+        let n = on_tx!(&mut tx, |c| sqlx::query(SQL)
+            .bind(now)
+            .bind(idle_since)
+            .bind(batch)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        tx.commit().await?;
+        Ok(n)
+    }
+}

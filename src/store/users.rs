@@ -1,0 +1,265 @@
+//! Users of one tenant. Every statement is bound to the scope's tenant id.
+
+use sqlx::FromRow;
+
+use super::scope::TenantScope;
+use super::{Error, Result, on_tx};
+use crate::clock::UnixTime;
+use crate::domain::ids::UserId;
+use crate::domain::tenant::Status;
+use crate::domain::user::{Email, Profile, User};
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    tenant_id: String,
+    email: String,
+    email_verified: bool,
+    password_hash: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    name: Option<String>,
+    nickname: Option<String>,
+    picture: Option<String>,
+    locale: Option<String>,
+    zoneinfo: Option<String>,
+    status: String,
+    failed_attempts: i64,
+    locked_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, email, email_verified, password_hash, given_name, family_name, name, \
+                       nickname, picture, locale, zoneinfo, status, CAST(failed_attempts AS BIGINT) AS failed_attempts, \
+                       locked_until, created_at, updated_at";
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+    fn try_from(r: UserRow) -> Result<User> {
+        let corrupt = |what: &str| Error::Corrupt(format!("users.{what}"));
+        Ok(User {
+            id: r.id.parse().map_err(|_| corrupt("id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant_id"))?,
+            email: Email::parse(&r.email).map_err(|_| corrupt("email"))?,
+            email_verified: r.email_verified,
+            profile: Profile {
+                given_name: r.given_name,
+                family_name: r.family_name,
+                name: r.name,
+                nickname: r.nickname,
+                picture: r.picture,
+                locale: r.locale,
+                zoneinfo: r.zoneinfo,
+            },
+            status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            failed_attempts: r.failed_attempts,
+            locked_until: r.locked_until,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            password_hash: r.password_hash,
+        })
+    }
+}
+
+/// What a new user starts with.
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub email_verified: bool,
+    pub password_hash: Option<&'a str>,
+    pub profile: &'a Profile,
+}
+
+/// Outcome of counting a failed login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub failed_attempts: i64,
+    pub locked_until: Option<UnixTime>,
+}
+
+impl TenantScope<'_> {
+    pub async fn user_insert(&mut self, new: &NewUser<'_>, now: UnixTime) -> Result<User> {
+        const SQL: &str = "INSERT INTO users (id, tenant_id, email, email_verified, password_hash, given_name, \
+                           family_name, name, nickname, picture, locale, zoneinfo, status, failed_attempts, \
+                           locked_until, created_at, updated_at) \
+                           VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', 0, NULL, $13, $13)";
+        let id = UserId::new();
+        let tenant = self.tenant_id();
+        let p = new.profile;
+        on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .bind(new.email.as_str())
+            .bind(new.email_verified)
+            .bind(new.password_hash)
+            .bind(&p.given_name)
+            .bind(&p.family_name)
+            .bind(&p.name)
+            .bind(&p.nickname)
+            .bind(&p.picture)
+            .bind(&p.locale)
+            .bind(&p.zoneinfo)
+            .bind(now)
+            .execute(&mut **c)
+            .await
+            .map_err(|e| Error::conflict_as(e, "user with this email"))?
+            .rows_affected());
+        Ok(User {
+            id,
+            tenant_id: self.tenant(),
+            email: new.email.clone(),
+            email_verified: new.email_verified,
+            profile: p.clone(),
+            status: Status::Active,
+            failed_attempts: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+            password_hash: new.password_hash.map(str::to_owned),
+        })
+    }
+
+    pub async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(email.as_str())
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn users_list(&mut self) -> Result<Vec<User>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email"
+        ));
+        let tenant = self.tenant_id();
+        let rows: Vec<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .fetch_all(&mut **c)
+            .await?);
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Counts one failed login atomically (two parallel failures count twice) and locks the
+    /// account for `lock_for` seconds when the count reaches `threshold`. An expired lock
+    /// starts a fresh count; failures during a lock neither count nor extend it.
+    pub async fn user_record_failure(
+        &mut self,
+        id: UserId,
+        now: UnixTime,
+        threshold: i64,
+        lock_for: i64,
+    ) -> Result<Failure> {
+        const SQL: &str = "UPDATE users SET \
+             failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 \
+                                    ELSE failed_attempts + 1 END, \
+             locked_until = CASE \
+                 WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 \
+                            ELSE failed_attempts + 1 END) >= $4 THEN $5 \
+                 ELSE NULL END \
+           WHERE tenant_id = $1 AND id = $2 AND (locked_until IS NULL OR locked_until <= $3) \
+           RETURNING CAST(failed_attempts AS BIGINT), locked_until";
+        let tenant = self.tenant_id();
+        let row: Option<(i64, Option<i64>)> = on_tx!(self.tx, |c| sqlx::query_as(SQL)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .bind(now)
+            .bind(threshold)
+            .bind(now + lock_for)
+            .fetch_optional(&mut **c)
+            .await?);
+        match row {
+            Some((failed_attempts, locked_until)) => Ok(Failure {
+                failed_attempts,
+                locked_until,
+            }),
+            // Already locked: nothing counted.
+            None => Ok(Failure {
+                failed_attempts: threshold,
+                locked_until: None,
+            }),
+        }
+    }
+
+    /// A successful login: the failure counter starts over.
+    pub async fn user_reset_failures(&mut self, id: UserId) -> Result<()> {
+        const SQL: &str = "UPDATE users SET failed_attempts = 0, locked_until = NULL \
+                           WHERE tenant_id = $1 AND id = $2 AND (failed_attempts <> 0 OR locked_until IS NOT NULL)";
+        let tenant = self.tenant_id();
+        on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Operator unlock; `NotFound` for an unknown user.
+    pub async fn user_unlock(&mut self, id: UserId, now: UnixTime) -> Result<()> {
+        const SQL: &str = "UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = $3 \
+                           WHERE tenant_id = $1 AND id = $2";
+        self.update_one(SQL, id, now, None).await
+    }
+
+    pub async fn user_set_password_hash(
+        &mut self,
+        id: UserId,
+        hash: &str,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE users SET password_hash = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2";
+        self.update_one(SQL, id, now, Some(hash)).await
+    }
+
+    pub async fn user_set_status(
+        &mut self,
+        id: UserId,
+        status: Status,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE users SET status = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2";
+        self.update_one(SQL, id, now, Some(status.as_str())).await
+    }
+
+    async fn update_one(
+        &mut self,
+        sql: &'static str,
+        id: UserId,
+        now: UnixTime,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| {
+            let q = sqlx::query(sql)
+                .bind(&tenant)
+                .bind(id.to_string())
+                .bind(now);
+            let q = match value {
+                Some(v) => q.bind(v),
+                None => q,
+            };
+            q.execute(&mut **c).await?.rows_affected()
+        });
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}

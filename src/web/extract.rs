@@ -1,0 +1,186 @@
+//! Extractors: the tenant of a request (the only source of a `Tenant` on the web side), the
+//! client's IP (trusting `X-Forwarded-For` only from configured proxies), and cookies.
+
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::config::IpNet;
+use crate::domain::tenant::Tenant;
+use crate::service::Context;
+
+use super::PeerAddr;
+use super::middleware::RequestId;
+
+/// The active tenant named by the `{tenant}` path segment. Unknown and disabled tenants are
+/// the same 404: there is no default tenant and no fallback (DESIGN §3).
+pub struct TenantCtx(pub Tenant);
+
+#[derive(Deserialize)]
+struct TenantParam {
+    tenant: String,
+}
+
+/// Rejection: 404 as an HTML page for browsers, JSON otherwise.
+pub struct UnknownTenant {
+    html: bool,
+    request_id: String,
+}
+
+impl IntoResponse for UnknownTenant {
+    fn into_response(self) -> Response {
+        if self.html {
+            super::ui::page_error(
+                axum::http::StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such tenant.",
+                &self.request_id,
+            )
+        } else {
+            super::error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such tenant",
+            )
+            .into_response()
+        }
+    }
+}
+
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+pub fn request_id(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+impl FromRequestParts<AppState> for TenantCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let reject = |parts: &Parts| {
+            UnknownTenant {
+                html: wants_html(&parts.headers),
+                request_id: request_id(parts),
+            }
+            .into_response()
+        };
+        let Ok(Path(TenantParam { tenant })) =
+            Path::<TenantParam>::from_request_parts(parts, app).await
+        else {
+            return Err(reject(parts));
+        };
+        let found = match app.store.read().await {
+            Ok(mut tx) => tx.tenant_by_slug(&tenant).await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(Some(t)) if t.is_active() => Ok(TenantCtx(t)),
+            Ok(_) => Err(reject(parts)),
+            Err(e) => {
+                tracing::error!(error = %e, "tenant lookup failed");
+                Err(super::error::internal(&request_id(parts)))
+            }
+        }
+    }
+}
+
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// The audit context of a request: client IP, user agent, request id.
+pub struct RequestContext(pub Context, pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for RequestContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<PeerAddr>>()
+            .and_then(|c| c.0.0);
+        let ip = client_ip(peer, &parts.headers, &app.config.identity.trusted_proxies);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect());
+        let ctx = Context {
+            actor: None,
+            ip: ip.map(|i| i.to_string()),
+            user_agent,
+            request_id: Some(request_id(parts)),
+        };
+        Ok(RequestContext(ctx, ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.9, 10.1.1.1".parse().unwrap(),
+        );
+        let direct: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(direct), &h, &trusted),
+            Some(direct),
+            "untrusted peer: header ignored"
+        );
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(proxy), &h, &trusted),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(Some(proxy), &HeaderMap::new(), &trusted),
+            Some(proxy)
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! CSRF protection for cookie-authenticated forms: a random pre-login cookie, and a form token
+//! derived from it and the tenant. A cross-site page can make the browser send the cookie but
+//! cannot read it, so it cannot produce the matching form field.
+
+use axum_extra::extract::cookie::CookieJar;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::domain::tenant::Tenant;
+use crate::service::sessions::{hash_token, random_token};
+
+use super::cookies;
+
+/// The form token for a cookie value in this tenant.
+fn token_for(cookie: &str, tenant: &Tenant) -> String {
+    hash_token(&format!("csrf:{}:{cookie}", tenant.id))
+}
+
+/// Returns the form token to embed, adding the cookie to the jar when it is missing.
+pub fn issue(jar: CookieJar, config: &Config, tenant: &Tenant) -> (CookieJar, String) {
+    match cookies::get(&jar, config, cookies::CSRF) {
+        Some(v) => {
+            let t = token_for(&v, tenant);
+            (jar, t)
+        }
+        None => {
+            let v = random_token();
+            let t = token_for(&v, tenant);
+            (jar.add(cookies::build(config, cookies::CSRF, v, None)), t)
+        }
+    }
+}
+
+/// True when the submitted token matches the cookie (constant-time comparison).
+pub fn verify(jar: &CookieJar, config: &Config, tenant: &Tenant, submitted: Option<&str>) -> bool {
+    let (Some(cookie), Some(submitted)) = (cookies::get(jar, config, cookies::CSRF), submitted)
+    else {
+        return false;
+    };
+    token_for(&cookie, tenant)
+        .as_bytes()
+        .ct_eq(submitted.as_bytes())
+        .into()
+}

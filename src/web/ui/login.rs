@@ -1,0 +1,268 @@
+//! `GET/POST {issuer}/login`: the password form. After a successful login the browser goes to
+//! `return_to`, which must be this tenant's own authorize endpoint (no open redirect).
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::domain::tenant::Tenant;
+use crate::service::login::{self, Attempt, BAD_CREDENTIALS, Failed};
+use crate::service::{Error, sessions};
+use crate::web::extract::{RequestContext, TenantCtx};
+use crate::web::middleware::RequestId;
+
+use super::{cookies, csrf, page_error, render};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    tenant_name: &'a str,
+    action: String,
+    csrf: &'a str,
+    return_to: Option<&'a str>,
+    email: &'a str,
+    error: Option<&'a str>,
+    signed_in_as: Option<String>,
+    logout_action: String,
+    request_id: &'a str,
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+    login_hint: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    email: Option<String>,
+    password: Option<String>,
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Path of a tenant page, under the public URL's path prefix.
+pub fn tenant_path(config: &Config, tenant: &Tenant, page: &str) -> String {
+    format!(
+        "{}/t/{}/{page}",
+        config.public_url.path().trim_end_matches('/'),
+        tenant.slug
+    )
+}
+
+/// Accepts `return_to` only when it is this tenant's authorize endpoint, as a path (optionally
+/// with a query) or as an absolute URL on our own origin. Anything else is refused.
+pub fn valid_return_to(config: &Config, tenant: &Tenant, value: &str) -> Option<String> {
+    let allowed = tenant_path(config, tenant, "authorize");
+    let relative =
+        match value.strip_prefix(config.public_url.origin().ascii_serialization().as_str()) {
+            Some(rest) => rest,
+            None => value,
+        };
+    if relative.contains(['\\', '#'])
+        || relative.starts_with("//")
+        || relative.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let path = relative.split('?').next().unwrap_or_default();
+    (path == allowed).then(|| relative.to_owned())
+}
+
+fn no_return(req: &str) -> Response {
+    page_error(
+        StatusCode::BAD_REQUEST,
+        "Invalid request",
+        "The page to return to after signing in is not allowed.",
+        req,
+    )
+}
+
+pub async fn show(
+    State(app): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    Extension(req): Extension<RequestId>,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let return_to = match q.return_to.as_deref() {
+        Some(r) => match valid_return_to(&app.config, &tenant, r) {
+            Some(v) => Some(v),
+            None => return no_return(&req.0),
+        },
+        None => None,
+    };
+    let signed_in_as = match cookies::get(&jar, &app.config, cookies::SESSION) {
+        Some(token) => sessions::current(&app, &tenant, &token)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.user.email.to_string()),
+        None => None,
+    };
+    let (jar, token) = csrf::issue(jar, &app.config, &tenant);
+    let email = q.login_hint.unwrap_or_default();
+    let page = LoginPage {
+        tenant_name: &tenant.display_name,
+        action: tenant_path(&app.config, &tenant, "login"),
+        csrf: &token,
+        return_to: return_to.as_deref(),
+        email: email.trim(),
+        error: None,
+        signed_in_as,
+        logout_action: tenant_path(&app.config, &tenant, "logout"),
+        request_id: &req.0,
+    };
+    (jar, render(StatusCode::OK, &page)).into_response()
+}
+
+pub async fn submit(
+    State(app): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    Extension(req): Extension<RequestId>,
+    RequestContext(ctx, ip): RequestContext,
+    jar: CookieJar,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return page_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The sign-in form could not be read.",
+            &req.0,
+        );
+    };
+    if !csrf::verify(&jar, &app.config, &tenant, form.csrf.as_deref()) {
+        return page_error(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
+            &req.0,
+        );
+    }
+    let return_to = match form.return_to.as_deref().filter(|s| !s.is_empty()) {
+        Some(r) => match valid_return_to(&app.config, &tenant, r) {
+            Some(v) => Some(v),
+            None => return no_return(&req.0),
+        },
+        None => None,
+    };
+    let email = form.email.unwrap_or_default();
+    let attempt = Attempt {
+        email: &email,
+        password: form.password.unwrap_or_default(),
+        ip,
+    };
+    match login::login(&app, &tenant, attempt, &ctx).await {
+        Ok(done) => {
+            let max_age = app.config.identity.session_lifetime.as_secs() as i64;
+            // A new id on every login: the old cookie (if any) is simply replaced.
+            let jar = jar.add(cookies::build(
+                &app.config,
+                cookies::SESSION,
+                done.token,
+                Some(max_age),
+            ));
+            let to = return_to.unwrap_or_else(|| tenant_path(&app.config, &tenant, "login"));
+            (jar, super::secure(Redirect::to(&to).into_response())).into_response()
+        }
+        Err(Failed::BadCredentials) => {
+            let (jar, token) = csrf::issue(jar, &app.config, &tenant);
+            let page = LoginPage {
+                tenant_name: &tenant.display_name,
+                action: tenant_path(&app.config, &tenant, "login"),
+                csrf: &token,
+                return_to: return_to.as_deref(),
+                email: email.trim(),
+                error: Some(BAD_CREDENTIALS),
+                signed_in_as: None,
+                logout_action: tenant_path(&app.config, &tenant, "logout"),
+                request_id: &req.0,
+            };
+            (jar, render(StatusCode::UNAUTHORIZED, &page)).into_response()
+        }
+        Err(Failed::Service(e)) => service_error(e, &req.0),
+    }
+}
+
+/// Renders a service failure as a page: 429/503 with `Retry-After`, 500 with the request id.
+pub fn service_error(e: Error, request_id: &str) -> Response {
+    let (status, title, message, retry) = match &e {
+        Error::RateLimited { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "There were too many sign-in attempts. Wait a moment and try again.",
+            Some(retry_after.as_secs().max(1)),
+        ),
+        Error::Busy { retry_after } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "The server is busy right now. Try again in a moment.",
+            Some(retry_after.as_secs().max(1)),
+        ),
+        other => {
+            tracing::error!(error = %other, request_id, "login failed internally");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The server could not complete the request.",
+                None,
+            )
+        }
+    };
+    let mut res = page_error(status, title, message, request_id);
+    if let Some(secs) = retry
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(public: &str) -> (Config, Tenant) {
+        let mut env = std::collections::BTreeMap::new();
+        env.insert("OPENTRUSTY_PUBLIC_URL".to_string(), public.to_string());
+        let config = Config::from_vars(&env).unwrap();
+        let tenant = Tenant {
+            id: crate::domain::ids::TenantId::new(),
+            slug: crate::domain::tenant::Slug::parse("acme").unwrap(),
+            display_name: "Acme".into(),
+            status: crate::domain::tenant::Status::Active,
+            created_at: 0,
+            updated_at: 0,
+        };
+        (config, tenant)
+    }
+
+    #[test]
+    fn return_to_must_be_this_tenants_authorize_endpoint() {
+        let (c, t) = setup("https://id.example.com");
+        assert!(valid_return_to(&c, &t, "/t/acme/authorize?client_id=x&state=y").is_some());
+        assert!(valid_return_to(&c, &t, "https://id.example.com/t/acme/authorize?x=1").is_some());
+        for bad in [
+            "https://evil.example/t/acme/authorize",
+            "//evil.example/t/acme/authorize",
+            "/t/other/authorize",
+            "/t/acme/login",
+            "/t/acme/authorize/../../x",
+            "/\\evil.example",
+            "https://id.example.com.evil/t/acme/authorize",
+            "javascript:alert(1)",
+        ] {
+            assert!(valid_return_to(&c, &t, bad).is_none(), "{bad}");
+        }
+        let (c, t) = setup("https://example.com/idp");
+        assert!(valid_return_to(&c, &t, "/idp/t/acme/authorize?a=b").is_some());
+        assert!(valid_return_to(&c, &t, "/t/acme/authorize?a=b").is_none());
+    }
+}

@@ -1,0 +1,92 @@
+//! Server-rendered pages (askama, no JavaScript): login, logout, errors. Every page carries the
+//! security headers; forms carry a CSRF token bound to a pre-login cookie.
+
+pub mod cookies;
+pub mod csrf;
+pub mod login;
+pub mod logout;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+/// Page routes under `/t/{tenant}`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{tenant}/login", get(login::show).post(login::submit))
+        .route("/t/{tenant}/logout", post(logout::submit))
+        .route("/assets/opentrusty.css", get(stylesheet))
+}
+
+/// No inline script or style anywhere, so the policy can be strict. `form-action` is left out
+/// on purpose: browsers apply it to the redirect chain after a form post, which would block the
+/// final redirect to a client's `redirect_uri`.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the page security headers; pages hold CSRF tokens, so they are never cached.
+pub fn secure(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Renders a template with a status and the security headers.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => secure((status, Html(html)).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            secure((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub request_id: &'a str,
+    pub tenant_name: Option<&'a str>,
+}
+
+/// The neutral error page: what went wrong in plain words, and the request id to quote.
+pub fn page_error(status: StatusCode, title: &str, message: &str, request_id: &str) -> Response {
+    render(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            request_id,
+            tenant_name: None,
+        },
+    )
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("templates/opentrusty.css"),
+    )
+        .into_response()
+}
