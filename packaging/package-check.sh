@@ -12,12 +12,14 @@ if [ -z "${OT_PKGCHECK_NS:-}" ]; then
 fi
 
 fail() { echo "package-check: FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+PASSED=0
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 T0=$(date +%s)
 
 S=$(mktemp -d /tmp/ot-pkgcheck.XXXXXX)
 # Never rm -rf here: the roots bind-mount /dev. The namespace's mounts vanish with it anyway.
-trap 'umount -R "$S" 2>/dev/null || umount -R -l "$S"; rmdir "$S"' EXIT
+trap 'rc=$?; umount -R "$S" 2>/dev/null || umount -R -l "$S"; rmdir "$S"
+      echo "package-check: $PASSED passed, $([ $rc = 0 ] && echo 0 || echo 1) failed"; exit $rc' EXIT
 mount -t tmpfs tmpfs "$S"     # everything below lives in this namespace's memory only
 mkdir -p "$S/home"
 
@@ -151,4 +153,4 @@ rpmq -e --nodeps opentrusty > "$S/log" || true
 [ ! -e "$R/usr/bin/opentrusty" ] && [ -f "$R/var/lib/opentrusty/opentrusty.db" ] || fail "rpm -e: binary must go, state stays"
 [ ! -e "$R/etc/systemd/system/sockets.target.wants/opentrusty.socket" ] || fail "rpm -e left the socket enabled"
 ok "rpm: rpm -e removes the program and unit links, keeps the state (no purge in rpm)"
-echo "package-check: all checks passed in $(($(date +%s) - T0)) s"
+echo "package-check: all checks done in $(($(date +%s) - T0)) s"

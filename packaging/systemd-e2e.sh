@@ -16,7 +16,7 @@ exec 9< "$HERE/systemd-e2e.sh"
 flock -n 9 || { echo "systemd-e2e: another run is active" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/ot-e2e.XXXXXX)
-UPID="" NSPID="" FAILED=0
+UPID="" NSPID="" PASSED=0
 find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort > "$WORK/cgroups.before"
 
 cleanup() {
@@ -42,7 +42,7 @@ cleanup() {
     if [ -s "$WORK/cgroups.new" ]; then echo "systemd-e2e: cgroups left behind:"; cat "$WORK/cgroups.new"; rc=1; fi
     [ "$rc" = 0 ] || { echo "--- boot log ---"; cat "$WORK/boot.log" 2>/dev/null | tail -20; }
     rm -rf "$WORK"
-    [ "$rc" = 0 ] && echo "systemd-e2e: PASS" || echo "systemd-e2e: FAIL"
+    [ "$rc" = 0 ] && echo "systemd-e2e: $PASSED passed, 0 failed" || echo "systemd-e2e: $PASSED passed, 1 failed"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -50,7 +50,7 @@ trap 'exit 130' INT TERM
 
 ns() { nsenter -t "$NSPID" -m -p -n -- "$@"; }
 fail() { echo "systemd-e2e: FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 prop() { ns systemctl show -P "$2" "$1"; }
 wait_for() { # seconds, description, command...
     t=$1 d=$2; shift 2; i=0
