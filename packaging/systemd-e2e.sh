@@ -149,6 +149,16 @@ ok "systemctl stop: clean (Result=success, exit 0)"
 ns curl -fsS --max-time 30 --unix-socket $A -o /dev/null http://localhost/health/live || fail "admin socket re-activation"
 ok "after stop, a request on the admin socket activates the service again"
 
+# --- systemd credentials: LoadCredential=database-url:opentrusty.database-url from the credstore
+ns sh -c 'mkdir -p /etc/credstore && umask 077 &&
+    echo "sqlite:///var/lib/opentrusty/from-credential.db" > /etc/credstore/opentrusty.database-url'
+ns systemctl restart opentrusty.service
+ns curl -fsS --max-time 30 -o /dev/null http://127.0.0.1:8080/health/ready || fail "request with a credential"
+ns test -f /var/lib/opentrusty/from-credential.db || fail "credential database-url not used: $(ns ls /var/lib/opentrusty)"
+ns rm /etc/credstore/opentrusty.database-url
+ns systemctl restart opentrusty.service
+ok "credential database-url from /etc/credstore reaches the daemon (LoadCredential=, 0600 root source)"
+
 ns journalctl --no-pager -o cat -t opentrusty > "$WORK/daemon.log"   # -t: also lines logged while exiting
 echo "--- daemon log (journalctl -t opentrusty -o cat, without per-request lines) ---"
 grep -v -x -E 'request|(Started|Starting|Stopping|Stopped|Reloading|Reloaded) .*' "$WORK/daemon.log" | head -40

@@ -38,10 +38,12 @@ for u in opentrusty.service opentrusty.socket opentrusty-admin.socket; do
     mkdir -p "$U/$u.d"
     printf '[Unit]\nDefaultDependencies=no\n' > "$U/$u.d/e2e.conf"
 done
-# Note: systemd 252 in this namespace cannot populate credential directories: a unit with
-# LoadCredential=x:/etc/hostname or SetCredential= gets an empty, root-owned 0700
-# /run/credentials/UNIT. The shipped unit still starts (its credstore sources are optional and the
-# daemon skips credentials it cannot see); credentials themselves are covered by the daemon's tests.
+# systemd makes / shared at boot only outside containers; with container=other it leaves our
+# private mounts as they are. Credentials (LoadCredential=) are prepared in a child mount namespace
+# and moved to /run/credentials/UNIT, which only reaches PID 1's view through shared propagation;
+# without this the service gets an empty, unreadable credentials directory. The peer groups made
+# here are new and local: unshare --propagation private already cut every link to the host.
+mount --make-rshared /
 
 export SYSTEMD_UNIT_PATH="$U:"    # trailing ':' keeps the stock unit directories
 export container=other
