@@ -3,7 +3,8 @@
 #   make rpm            .rpm  (cargo-generate-rpm)  -> target/packages/
 #   make package-check  both packages + lintian, rpmlint, systemd-analyze verify/security,
 #                       install/remove/purge into scratch roots (never the host)
-#   make systemd-e2e    real systemd as PID 1 in a private namespace: install the .deb, socket
+#   make systemd-e2e    real systemd as PID 1 in a private namespace: install the .deb (then the
+#                       .rpm), socket
 #                       activation, notify, watchdog, journald, restart under load, clean stop
 # Tools: packaging/install-tools.sh (root, Debian 12). `build` comes from the top-level Makefile.
 
@@ -34,5 +35,5 @@ rpm: package-docs
 package-check: deb rpm
 	sh packaging/package-check.sh $(OT_DEB) $(OT_RPM)
 
-systemd-e2e: deb
+systemd-e2e: deb rpm
 	sh packaging/systemd-e2e.sh $(OT_DEB)

@@ -186,4 +186,24 @@ ns dpkg -P opentrusty > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "d
 ! ns test -e /var/lib/opentrusty || fail "purge kept the state"
 ! ns test -e /etc/opentrusty/opentrusty.env || fail "purge kept the conffile"
 ok "dpkg -P: state and configuration deleted"
+# --- the .rpm's scriptlets against the running systemd (when the .rpm sits next to the .deb) -----
+RPM=$(dirname "$DEB")/$(basename "$DEB" | sed -n 's/^opentrusty_\(.*\)-\([0-9]*\)_amd64\.deb$/opentrusty-\1-\2.x86_64.rpm/p')
+if [ -f "$RPM" ]; then
+    rpmq() { ns rpm --dbpath /var/lib/rpm "$@" 2>&1 | grep -v 'use Alien instead' || true; }
+    rpmq --initdb
+    rpmq -i --nodeps "$RPM"       # --nodeps: Debian's rpm database knows no /bin/sh or systemd
+    ns rpm --dbpath /var/lib/rpm -q opentrusty > /dev/null 2>&1 || fail "rpm -i"
+    [ "$(ns systemctl is-enabled opentrusty.socket)" = enabled ] || fail "rpm %post preset did not enable the socket"
+    ns systemctl start opentrusty.socket
+    ns curl -fsS --max-time 30 -o /dev/null http://127.0.0.1:8080/health/ready || fail "rpm: first request"
+    [ "$(ns stat -c '%a %U:%G' /etc/opentrusty/opentrusty.env)" = "640 root:opentrusty" ] || fail "rpm: env file mode"
+    rpmq -U --replacepkgs --nodeps "$RPM"
+    [ "$(prop opentrusty.service ActiveState)" = active ] || fail "rpm upgrade: service not running"
+    rpmq -e --nodeps opentrusty
+    for u in opentrusty.service opentrusty.socket opentrusty-admin.socket; do
+        [ "$(prop $u ActiveState)" = inactive ] || fail "rpm -e: $u still active"
+    done
+    ns test -f /var/lib/opentrusty/opentrusty.db || fail "rpm -e deleted the state"
+    ok "rpm under systemd: %post preset enables, socket activation, upgrade keeps it running, %preun stops and disables, state kept"
+fi
 echo "systemd-e2e: all checks passed in $(($(date +%s) - T0)) s"
