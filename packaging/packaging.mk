@@ -4,8 +4,8 @@
 #   make package-check  both packages + lintian, rpmlint, systemd-analyze verify/security,
 #                       install/remove/purge into scratch roots (never the host)
 #   make systemd-e2e    real systemd as PID 1 in a private namespace: install the .deb (then the
-#                       .rpm), socket
-#                       activation, notify, watchdog, journald, restart under load, clean stop
+#                       .rpm); socket activation, notify, watchdog, journald, credentials,
+#                       restart under load, reload, clean stop, upgrade, remove, purge
 # Tools: packaging/install-tools.sh (root, Debian 12). `build` comes from the top-level Makefile.
 
 OT_TARGET   ?= x86_64-unknown-linux-musl
