@@ -24,16 +24,16 @@ package-docs: build
 	$(OT_BIN) gen-docs --out $(OT_DOCS)
 	gzip -9nf $(OT_DOCS)/opentrusty.8
 
-deb: package-docs
+deb: package-docs ## .deb package (cargo-deb) in target/packages
 	mkdir -p $(OT_PKGDIR)
 	cargo deb --no-build --no-strip --target $(OT_TARGET) --output $(OT_DEB)
 
-rpm: package-docs
+rpm: package-docs ## .rpm package (cargo-generate-rpm) in target/packages
 	mkdir -p $(OT_PKGDIR)
 	cargo generate-rpm --target $(OT_TARGET) --output $(OT_RPM)
 
-package-check: deb rpm
+package-check: deb rpm ## lint both packages, check the units, install/upgrade/remove/purge in scratch roots
 	sh packaging/package-check.sh $(OT_DEB) $(OT_RPM)
 
-systemd-e2e: deb rpm
+systemd-e2e: deb rpm ## real systemd as PID 1 in a namespace: install, socket activation, restart under load
 	sh packaging/systemd-e2e.sh $(OT_DEB)
