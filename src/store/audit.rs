@@ -55,7 +55,6 @@ impl Tx {
             .rows_affected());
         Ok(())
     }
-
 }
 
 const SELECT: &str = "SELECT event_type, tenant_id, actor, target, ip, user_agent, request_id, metadata, created_at \
@@ -64,9 +63,15 @@ const SELECT: &str = "SELECT event_type, tenant_id, actor, target, ip, user_agen
 impl TenantScope<'_> {
     /// Recent events of this tenant, newest first.
     pub async fn audit_list(&mut self, limit: i64) -> Result<Vec<AuditRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ));
         let tenant = self.tenant_id();
-        let rows: Vec<Row> = on_tx!(self.tx, |c| sqlx::query_as(sql).bind(&tenant).bind(limit).fetch_all(&mut **c).await?);
+        let rows: Vec<Row> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
         Ok(rows.into_iter().map(Row::into_audit).collect())
     }
 }
@@ -74,8 +79,13 @@ impl TenantScope<'_> {
 impl Tx {
     /// Recent installation-wide events (no tenant), newest first.
     pub async fn audit_list_global(&mut self, limit: i64) -> Result<Vec<AuditRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"));
-        let rows: Vec<Row> = on_tx!(self, |c| sqlx::query_as(sql).bind(limit).fetch_all(&mut **c).await?);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
+        ));
+        let rows: Vec<Row> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
         Ok(rows.into_iter().map(Row::into_audit).collect())
     }
 }

@@ -16,14 +16,30 @@ const PW: &str = "correct horse battery";
 
 async fn tenant_with_user(app: &AppState, slug: &str, email: &str) -> Tenant {
     let ctx = Context::cli();
-    let t = admin::tenant_create(app, slug, Some(&slug.to_uppercase()), &ctx).await.unwrap();
-    let input = UserInput { email, password: Some(PW), profile: Profile::default(), email_verified: true };
+    let t = admin::tenant_create(app, slug, Some(&slug.to_uppercase()), &ctx)
+        .await
+        .unwrap();
+    let input = UserInput {
+        email,
+        password: Some(PW),
+        profile: Profile::default(),
+        email_verified: true,
+    };
     admin::user_create(app, &t, input, &ctx).await.unwrap();
     t
 }
 
-async fn try_login(app: &AppState, t: &Tenant, email: &str, pw: &str) -> Result<login::LoggedIn, Failed> {
-    let attempt = Attempt { email, password: pw.to_owned(), ip: Some("192.0.2.1".parse().unwrap()) };
+async fn try_login(
+    app: &AppState,
+    t: &Tenant,
+    email: &str,
+    pw: &str,
+) -> Result<login::LoggedIn, Failed> {
+    let attempt = Attempt {
+        email,
+        password: pw.to_owned(),
+        ip: Some("192.0.2.1".parse().unwrap()),
+    };
     login::login(app, t, attempt, &Context::default()).await
 }
 
@@ -40,37 +56,91 @@ async fn isolation_between_tenants(store: Store) {
     let b = tenant_with_user(&app, "beta", "bob@example.com").await;
     // The same email may exist in both tenants as different users.
     let ctx = Context::cli();
-    let input = UserInput { email: "Alice@Example.com", password: Some("another password"), profile: Profile::default(), email_verified: false };
+    let input = UserInput {
+        email: "Alice@Example.com",
+        password: Some("another password"),
+        profile: Profile::default(),
+        email_verified: false,
+    };
     let alice_b = admin::user_create(&app, &b, input, &ctx).await.unwrap();
 
     // A's user is invisible in B: B's alice has her own password, A's password fails there.
-    assert!(matches!(try_login(&app, &b, "bob@example.com", PW).await, Ok(_)));
-    assert!(matches!(try_login(&app, &b, "alice@example.com", PW).await, Err(Failed::BadCredentials)));
-    let ok_a = try_login(&app, &a, "alice@example.com", PW).await.ok().unwrap();
+    assert!(try_login(&app, &b, "bob@example.com", PW).await.is_ok());
+    assert!(matches!(
+        try_login(&app, &b, "alice@example.com", PW).await,
+        Err(Failed::BadCredentials)
+    ));
+    let ok_a = try_login(&app, &a, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
     assert_ne!(ok_a.user.id, alice_b.id);
     // A's session is not a session in B.
-    assert!(sessions::current(&app, &a, &ok_a.token).await.unwrap().is_some());
-    assert!(sessions::current(&app, &b, &ok_a.token).await.unwrap().is_none());
+    assert!(
+        sessions::current(&app, &a, &ok_a.token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        sessions::current(&app, &b, &ok_a.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Scoped reads of A's user id from B find nothing.
     let mut tx = app.store.read().await.unwrap();
-    assert!(tx.scope(&b).user_by_id(ok_a.user.id).await.unwrap().is_none());
-    assert!(tx.scope(&a).user_by_id(ok_a.user.id).await.unwrap().is_some());
+    assert!(
+        tx.scope(&b)
+            .user_by_id(ok_a.user.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        tx.scope(&a)
+            .user_by_id(ok_a.user.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(tx.scope(&b).users_list().await.unwrap().len(), 2);
     drop(tx);
     // Logging out via B does not end A's session.
-    assert!(!sessions::logout(&app, &b, &ok_a.token, &Context::default()).await.unwrap());
-    assert!(sessions::current(&app, &a, &ok_a.token).await.unwrap().is_some());
+    assert!(
+        !sessions::logout(&app, &b, &ok_a.token, &Context::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        sessions::current(&app, &a, &ok_a.token)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 both_backends!(isolation_between_tenants);
 
 async fn lockout_after_threshold_and_unlock(store: Store) {
-    let app = stores::app(store, &[("OPENTRUSTY_LOCKOUT_THRESHOLD", "3"), ("OPENTRUSTY_LOCKOUT_DURATION", "600")]);
+    let app = stores::app(
+        store,
+        &[
+            ("OPENTRUSTY_LOCKOUT_THRESHOLD", "3"),
+            ("OPENTRUSTY_LOCKOUT_DURATION", "600"),
+        ],
+    );
     let t = tenant_with_user(&app, "acme", "alice@example.com").await;
     for _ in 0..3 {
-        assert!(matches!(try_login(&app, &t, "alice@example.com", "wrong password").await, Err(Failed::BadCredentials)));
+        assert!(matches!(
+            try_login(&app, &t, "alice@example.com", "wrong password").await,
+            Err(Failed::BadCredentials)
+        ));
     }
     // Locked: even the right password is refused, with the same answer.
-    assert!(matches!(try_login(&app, &t, "alice@example.com", PW).await, Err(Failed::BadCredentials)));
+    assert!(matches!(
+        try_login(&app, &t, "alice@example.com", PW).await,
+        Err(Failed::BadCredentials)
+    ));
     let types = audit_types(&app, &t).await;
     assert!(types.contains(&"account.locked".to_string()), "{types:?}");
     // The lock ends by itself after the duration...
@@ -81,7 +151,9 @@ async fn lockout_after_threshold_and_unlock(store: Store) {
         let _ = try_login(&app, &t, "alice@example.com", "wrong password").await;
     }
     assert!(try_login(&app, &t, "alice@example.com", PW).await.is_err());
-    admin::user_unlock(&app, &t, "alice@example.com", &Context::cli()).await.unwrap();
+    admin::user_unlock(&app, &t, "alice@example.com", &Context::cli())
+        .await
+        .unwrap();
     assert!(try_login(&app, &t, "alice@example.com", PW).await.is_ok());
     // Success resets the counter: two more failures do not lock.
     for _ in 0..2 {
@@ -99,7 +171,11 @@ async fn parallel_failures_all_count(store: Store) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (app, t) = (app.clone(), t.clone());
-        tasks.push(tokio::spawn(async move { try_login(&app, &t, "alice@example.com", "wrong password").await.is_err() }));
+        tasks.push(tokio::spawn(async move {
+            try_login(&app, &t, "alice@example.com", "wrong password")
+                .await
+                .is_err()
+        }));
     }
     for task in tasks {
         assert!(task.await.unwrap());
@@ -117,74 +193,200 @@ both_backends!(parallel_failures_all_count);
 async fn unknown_disabled_and_wrong_cost_one_verification_each(store: Store) {
     let app = stores::app(store, &[]);
     let t = tenant_with_user(&app, "acme", "alice@example.com").await;
-    let input = UserInput { email: "dora@example.com", password: Some(PW), profile: Profile::default(), email_verified: false };
-    admin::user_create(&app, &t, input, &Context::cli()).await.unwrap();
-    admin::user_disable(&app, &t, "dora@example.com", &Context::cli()).await.unwrap();
-    for (email, pw) in [("nobody@example.com", PW), ("alice@example.com", "wrong password"), ("dora@example.com", PW), ("not-an-email", PW)] {
+    let input = UserInput {
+        email: "dora@example.com",
+        password: Some(PW),
+        profile: Profile::default(),
+        email_verified: false,
+    };
+    admin::user_create(&app, &t, input, &Context::cli())
+        .await
+        .unwrap();
+    admin::user_disable(&app, &t, "dora@example.com", &Context::cli())
+        .await
+        .unwrap();
+    for (email, pw) in [
+        ("nobody@example.com", PW),
+        ("alice@example.com", "wrong password"),
+        ("dora@example.com", PW),
+        ("not-an-email", PW),
+    ] {
         let before = app.hasher.verifications();
-        assert!(matches!(try_login(&app, &t, email, pw).await, Err(Failed::BadCredentials)), "{email}");
-        assert_eq!(app.hasher.verifications(), before + 1, "{email}: every failure pays for one Argon2id verification");
+        assert!(
+            matches!(
+                try_login(&app, &t, email, pw).await,
+                Err(Failed::BadCredentials)
+            ),
+            "{email}"
+        );
+        assert_eq!(
+            app.hasher.verifications(),
+            before + 1,
+            "{email}: every failure pays for one Argon2id verification"
+        );
     }
     let types = audit_types(&app, &t).await;
-    assert_eq!(types.iter().filter(|t| *t == "login.failed").count(), 4, "{types:?}");
+    assert_eq!(
+        types.iter().filter(|t| *t == "login.failed").count(),
+        4,
+        "{types:?}"
+    );
 }
 both_backends!(unknown_disabled_and_wrong_cost_one_verification_each);
 
 async fn sessions_expire_idle_and_absolute(store: Store) {
-    let app = stores::app(store, &[("OPENTRUSTY_SESSION_IDLE_TIMEOUT", "600"), ("OPENTRUSTY_SESSION_LIFETIME", "1800")]);
+    let app = stores::app(
+        store,
+        &[
+            ("OPENTRUSTY_SESSION_IDLE_TIMEOUT", "600"),
+            ("OPENTRUSTY_SESSION_LIFETIME", "1800"),
+        ],
+    );
     let t = tenant_with_user(&app, "acme", "alice@example.com").await;
-    let s = try_login(&app, &t, "alice@example.com", PW).await.ok().unwrap();
-    let second = try_login(&app, &t, "alice@example.com", PW).await.ok().unwrap();
+    let s = try_login(&app, &t, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
+    let second = try_login(&app, &t, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
     assert_ne!(s.token, second.token, "a new session id on every login");
     // Active use keeps it alive past the idle timeout...
     for _ in 0..2 {
         app.clock.advance(500);
-        assert!(sessions::current(&app, &t, &s.token).await.unwrap().is_some());
+        assert!(
+            sessions::current(&app, &t, &s.token)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
     // ...but not past the absolute lifetime.
     app.clock.advance(500);
-    assert!(sessions::current(&app, &t, &s.token).await.unwrap().is_some());
+    assert!(
+        sessions::current(&app, &t, &s.token)
+            .await
+            .unwrap()
+            .is_some()
+    );
     app.clock.advance(400);
-    assert!(sessions::current(&app, &t, &s.token).await.unwrap().is_none(), "absolute lifetime reached");
+    assert!(
+        sessions::current(&app, &t, &s.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "absolute lifetime reached"
+    );
     // Idle: the second session was not used for 1900 s.
-    assert!(sessions::current(&app, &t, &second.token).await.unwrap().is_none(), "idle timeout reached");
+    assert!(
+        sessions::current(&app, &t, &second.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "idle timeout reached"
+    );
     // Logout deletes the row; password change and disable end sessions.
-    let s3 = try_login(&app, &t, "alice@example.com", PW).await.ok().unwrap();
-    assert!(sessions::logout(&app, &t, &s3.token, &Context::default()).await.unwrap());
-    assert!(sessions::current(&app, &t, &s3.token).await.unwrap().is_none());
-    let s4 = try_login(&app, &t, "alice@example.com", PW).await.ok().unwrap();
-    admin::user_set_password(&app, &t, "alice@example.com", "a brand new password", &Context::cli()).await.unwrap();
-    assert!(sessions::current(&app, &t, &s4.token).await.unwrap().is_none());
-    assert!(try_login(&app, &t, "alice@example.com", "a brand new password").await.is_ok());
+    let s3 = try_login(&app, &t, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
+    assert!(
+        sessions::logout(&app, &t, &s3.token, &Context::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        sessions::current(&app, &t, &s3.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let s4 = try_login(&app, &t, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
+    admin::user_set_password(
+        &app,
+        &t,
+        "alice@example.com",
+        "a brand new password",
+        &Context::cli(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        sessions::current(&app, &t, &s4.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        try_login(&app, &t, "alice@example.com", "a brand new password")
+            .await
+            .is_ok()
+    );
 }
 both_backends!(sessions_expire_idle_and_absolute);
 
 async fn audit_rows_for_each_event_type(store: Store) {
     let app = stores::app(store, &[("OPENTRUSTY_LOCKOUT_THRESHOLD", "2")]);
     let ctx = Context::cli();
-    let (platform, _) = admin::bootstrap(&app, "root@example.com", "bootstrap password", &ctx).await.unwrap();
+    let (platform, _) = admin::bootstrap(&app, "root@example.com", "bootstrap password", &ctx)
+        .await
+        .unwrap();
     let t = tenant_with_user(&app, "acme", "alice@example.com").await;
-    let s = try_login(&app, &t, "alice@example.com", PW).await.ok().unwrap();
-    sessions::logout(&app, &t, &s.token, &Context::default()).await.unwrap();
+    let s = try_login(&app, &t, "alice@example.com", PW)
+        .await
+        .ok()
+        .unwrap();
+    sessions::logout(&app, &t, &s.token, &Context::default())
+        .await
+        .unwrap();
     let _ = try_login(&app, &t, "alice@example.com", "wrong password").await;
     let _ = try_login(&app, &t, "alice@example.com", "wrong password").await;
-    admin::user_unlock(&app, &t, "alice@example.com", &ctx).await.unwrap();
-    admin::user_set_password(&app, &t, "alice@example.com", "another good password", &ctx).await.unwrap();
-    admin::user_disable(&app, &t, "alice@example.com", &ctx).await.unwrap();
+    admin::user_unlock(&app, &t, "alice@example.com", &ctx)
+        .await
+        .unwrap();
+    admin::user_set_password(&app, &t, "alice@example.com", "another good password", &ctx)
+        .await
+        .unwrap();
+    admin::user_disable(&app, &t, "alice@example.com", &ctx)
+        .await
+        .unwrap();
     admin::tenant_disable(&app, "acme", &ctx).await.unwrap();
     let types = audit_types(&app, &t).await;
     for want in [
-        "tenant.created", "user.created", "login.succeeded", "logout", "login.failed", "account.locked",
-        "account.unlocked", "password.changed", "user.disabled", "tenant.disabled",
+        "tenant.created",
+        "user.created",
+        "login.succeeded",
+        "logout",
+        "login.failed",
+        "account.locked",
+        "account.unlocked",
+        "password.changed",
+        "user.disabled",
+        "tenant.disabled",
     ] {
-        assert!(types.iter().any(|t| t == want), "missing {want} in {types:?}");
+        assert!(
+            types.iter().any(|t| t == want),
+            "missing {want} in {types:?}"
+        );
     }
     let platform_types = audit_types(&app, &platform).await;
-    assert!(platform_types.contains(&"bootstrap".to_string()), "{platform_types:?}");
+    assert!(
+        platform_types.contains(&"bootstrap".to_string()),
+        "{platform_types:?}"
+    );
     // No secret ever reaches the metadata.
     let mut tx = app.store.read().await.unwrap();
     for row in tx.scope(&t).audit_list(100).await.unwrap() {
-        for secret in [PW, "wrong password", "another good password", s.token.as_str()] {
+        for secret in [
+            PW,
+            "wrong password",
+            "another good password",
+            s.token.as_str(),
+        ] {
             assert!(!row.metadata.contains(secret), "{row:?}");
         }
     }
@@ -194,23 +396,71 @@ both_backends!(audit_rows_for_each_event_type);
 async fn bootstrap_runs_once_and_input_errors_are_clear(store: Store) {
     let app = stores::app(store, &[]);
     let ctx = Context::cli();
-    admin::bootstrap(&app, "root@example.com", "bootstrap password", &ctx).await.unwrap();
-    let again = admin::bootstrap(&app, "other@example.com", "bootstrap password", &ctx).await.unwrap_err();
+    admin::bootstrap(&app, "root@example.com", "bootstrap password", &ctx)
+        .await
+        .unwrap();
+    let again = admin::bootstrap(&app, "other@example.com", "bootstrap password", &ctx)
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
-    let e = admin::tenant_create(&app, "platform", None, &ctx).await.unwrap_err();
+    let e = admin::tenant_create(&app, "platform", None, &ctx)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("reserved"), "{e}");
-    let e = admin::tenant_create(&app, "Bad Slug", None, &ctx).await.unwrap_err();
+    let e = admin::tenant_create(&app, "Bad Slug", None, &ctx)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("slug"), "{e}");
-    let t = admin::tenant_create(&app, "acme", None, &ctx).await.unwrap();
-    let e = admin::tenant_create(&app, "acme", None, &ctx).await.unwrap_err();
+    let t = admin::tenant_create(&app, "acme", None, &ctx)
+        .await
+        .unwrap();
+    let e = admin::tenant_create(&app, "acme", None, &ctx)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
-    let weak = UserInput { email: "a@example.com", password: Some("short"), profile: Profile::default(), email_verified: false };
-    assert!(admin::user_create(&app, &t, weak, &ctx).await.unwrap_err().to_string().contains("too short"));
+    let weak = UserInput {
+        email: "a@example.com",
+        password: Some("short"),
+        profile: Profile::default(),
+        email_verified: false,
+    };
+    assert!(
+        admin::user_create(&app, &t, weak, &ctx)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("too short")
+    );
     let long = "x".repeat(1025);
-    let weak = UserInput { email: "a@example.com", password: Some(&long), profile: Profile::default(), email_verified: false };
-    assert!(admin::user_create(&app, &t, weak, &ctx).await.unwrap_err().to_string().contains("too long"));
-    let bad = UserInput { email: "not an email", password: None, profile: Profile::default(), email_verified: false };
-    assert!(admin::user_create(&app, &t, bad, &ctx).await.unwrap_err().to_string().contains("email"));
-    assert!(admin::users_list(&app, &t).await.unwrap().is_empty(), "nothing was created by bad input");
+    let weak = UserInput {
+        email: "a@example.com",
+        password: Some(&long),
+        profile: Profile::default(),
+        email_verified: false,
+    };
+    assert!(
+        admin::user_create(&app, &t, weak, &ctx)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("too long")
+    );
+    let bad = UserInput {
+        email: "not an email",
+        password: None,
+        profile: Profile::default(),
+        email_verified: false,
+    };
+    assert!(
+        admin::user_create(&app, &t, bad, &ctx)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("email")
+    );
+    assert!(
+        admin::users_list(&app, &t).await.unwrap().is_empty(),
+        "nothing was created by bad input"
+    );
 }
 both_backends!(bootstrap_runs_once_and_input_errors_are_clear);

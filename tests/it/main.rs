@@ -2,8 +2,12 @@
 
 mod common;
 
+mod browser;
+mod cli;
+
 mod config_errors;
 mod daemon;
 mod identity;
 mod journald;
+mod login_pages;
 mod storage;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use opentrusty::store::{Backend, SCHEMA_VERSION_KEY, Store};
 
-use crate::common::http::{self, Target};
 use crate::both_backends;
+use crate::common::http::{self, Target};
 use crate::common::pg;
 use crate::common::{Launch, NotifySocket, eventually, tcp_listener, tempdir};
 

@@ -27,6 +27,7 @@ impl Target {
 pub struct Response {
     pub status: u16,
     pub headers: BTreeMap<String, String>,
+    pub set_cookies: Vec<String>,
     pub body: String,
 }
 
@@ -99,10 +100,16 @@ pub fn parse(buf: &[u8]) -> std::io::Result<Response> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("status"))?;
-    let headers: BTreeMap<String, String> = lines
+    let pairs: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
+    let set_cookies = pairs
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let headers: BTreeMap<String, String> = pairs.into_iter().collect();
     let body = if headers
         .get("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
@@ -114,6 +121,7 @@ pub fn parse(buf: &[u8]) -> std::io::Result<Response> {
     Ok(Response {
         status,
         headers,
+        set_cookies,
         body,
     })
 }
@@ -131,4 +139,43 @@ fn dechunk(mut s: &str) -> String {
         s = rest[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// A request with extra header lines (e.g. `Cookie: a=b`) and an optional form body.
+pub fn send(
+    target: &Target,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    form: Option<&str>,
+) -> std::io::Result<Response> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    if let Some(body) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    raw(target, req.as_bytes())
+}
+
+impl Response {
+    /// Every `Set-Cookie` name=value pair (the parser keeps only the last header of a name, so
+    /// this re-reads the raw header block).
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        self.set_cookies
+            .iter()
+            .filter_map(|c| {
+                let pair = c.split(';').next()?;
+                let (k, v) = pair.split_once('=')?;
+                Some((k.trim().to_owned(), v.trim().to_owned()))
+            })
+            .collect()
+    }
 }

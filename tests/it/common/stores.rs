@@ -6,14 +6,18 @@ use opentrusty::config::{Config, DatabaseUrl};
 use opentrusty::store::Store;
 
 pub async fn sqlite(dir: &std::path::Path) -> Store {
-    let store = Store::connect(&DatabaseUrl::Sqlite(dir.join("suite.db")), 4).await.unwrap();
+    let store = Store::connect(&DatabaseUrl::Sqlite(dir.join("suite.db")), 4)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     store
 }
 
 pub async fn postgres(test: &str) -> Option<Store> {
     let url = super::pg::fresh_database(test).await?;
-    let store = Store::connect(&DatabaseUrl::Postgres(url.parse().unwrap()), 4).await.unwrap();
+    let store = Store::connect(&DatabaseUrl::Postgres(url.parse().unwrap()), 4)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     Some(store)
 }
