@@ -7,7 +7,7 @@ BIN         := target/$(MUSL_TARGET)/release/opentrusty
 .PHONY: help run test test-sqlite build lint fmt bench bench-identity clean
 
 help: ## list targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 run: ## build and run the daemon on the embedded SQLite default (./var/opentrusty.db, http://127.0.0.1:8080)
 	@if [ "$$(id -u)" = 0 ] && [ -z "$$OPENTRUSTY_ALLOW_ROOT" ]; then \
