@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHasher;
-
 fn rss_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -58,30 +56,21 @@ fn cli(bin: &str, db: &str, args: &[&str], stdin: Option<&str>) {
     assert!(c.wait().unwrap().success(), "{args:?} failed");
 }
 
-/// Raw Argon2id rate with the daemon's defaults (m=19456 KiB, t=2, p=1) on `threads` threads.
-fn raw_argon2_rate(threads: usize, secs: f64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Instant::now() + Duration::from_secs_f64(secs);
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let done = done.clone();
-            std::thread::spawn(move || {
-                let params = argon2::Params::new(19_456, 2, 1, None).unwrap();
-                let a = argon2::Argon2::new(
-                    argon2::Algorithm::Argon2id,
-                    argon2::Version::V0x13,
-                    params,
-                );
-                while Instant::now() < stop {
-                    a.hash_password(b"correct horse battery staple").unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    workers.into_iter().for_each(|w| w.join().unwrap());
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+/// Raw Argon2id rate of the same binary (same optimisation, same parameters) on `threads`.
+fn raw_argon2_rate(bin: &str, threads: usize, secs: u64) -> f64 {
+    let out = Command::new(bin)
+        .args([
+            "hash-rate",
+            "--json",
+            "--threads",
+            &threads.to_string(),
+            "--seconds",
+            &secs.to_string(),
+        ])
+        .output()
+        .expect("hash-rate");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("hash-rate JSON");
+    v["hashes_per_second"].as_f64().unwrap_or(0.0)
 }
 
 #[tokio::main]
@@ -165,7 +154,7 @@ async fn main() {
         idle_rss as f64 / 1024.0
     );
 
-    let raw = raw_argon2_rate(cpus, secs.min(5.0));
+    let raw = raw_argon2_rate(&bin, cpus, secs.min(5.0) as u64);
     println!("limit: raw Argon2id (m=19456 KiB, t=2, p=1) on {cpus} threads: {raw:.1} hashes/s");
 
     let base = format!("http://127.0.0.1:{port}");
