@@ -4,10 +4,10 @@ CARGO       ?= cargo
 MUSL_TARGET := x86_64-unknown-linux-musl
 BIN         := target/$(MUSL_TARGET)/release/opentrusty
 
-.PHONY: help run test test-sqlite build lint fmt bench clean
+.PHONY: help run test test-sqlite build lint fmt bench bench-identity clean
 
 help: ## list targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 run: ## build and run the daemon on the embedded SQLite default (./var/opentrusty.db, http://127.0.0.1:8080)
 	@if [ "$$(id -u)" = 0 ] && [ -z "$$OPENTRUSTY_ALLOW_ROOT" ]; then \
@@ -27,6 +27,11 @@ build: ## the static musl release binary (mimalloc allocator)
 lint: ## formatting and clippy, as CI runs them
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: bench-identity ## benchmarks of the static binary (numbers, not pass/fail)
+
+bench-identity: build ## start-up, idle RSS, logins/s vs raw Argon2id, /health/ready under hash saturation
+	$(CARGO) run --quiet --example identity-bench -- $(BIN) $${BENCH_SECONDS:-10}
 
 fmt:
 	$(CARGO) fmt

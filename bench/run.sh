@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: starts the release daemon on a fresh SQLite database (durable WAL writes),
 # creates a tenant, a user (with a login session) and two clients, then runs
-# examples/loadgen.rs against it. Numbers are printed; nothing is asserted.
+# bench/oidc.rs (example `oidc-bench`) against it. Uses the static binary of `make build`. Numbers are printed; nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${BENCH_CONNS:-32}
 SECS=${BENCH_SECS:-5}
-cargo build --release --bin opentrusty --example loadgen
-BIN=target/release/opentrusty
+BIN=${BENCH_BIN:-target/x86_64-unknown-linux-musl/release/opentrusty}
+cargo build --release --example oidc-bench
 work=$(mktemp -d /tmp/opentrusty-bench-XXXXXX)
 port=$(( 20000 + RANDOM % 40000 ))
 export OPENTRUSTY_DATABASE_URL="sqlite://$work/bench.db" STATE_DIRECTORY="$work" \
@@ -34,4 +34,4 @@ OT_BASE="http://127.0.0.1:$port" OT_ISSUER="http://127.0.0.1:$port/t/acme" OT_PI
 OT_CONNS=$CONNS OT_SECS=$SECS OT_COOKIE="$cookie" \
 OT_RP_ID=$(field "$rp" client_id) OT_RP_SECRET=$(field "$rp" client_secret) \
 OT_SVC_ID=$(field "$svc" client_id) OT_SVC_SECRET=$(field "$svc" client_secret) \
-  target/release/examples/loadgen
+  target/release/examples/oidc-bench

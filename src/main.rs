@@ -17,7 +17,8 @@ fn main() -> ExitCode {
         Command::Version => return cli::version(),
         Command::GenDocs { out } => return cli::gen_docs(&out),
         Command::CheckConfig { json } => return cli::check_config(json),
-        Command::Serve
+        Command::HashRate { .. }
+        | Command::Serve
         | Command::Migrate
         | Command::Bootstrap(_)
         | Command::Tenant(_)
@@ -43,6 +44,14 @@ fn main() -> ExitCode {
         // Operator commands print their own results; only warnings and errors are logged.
         logging::init("warn", config.log_format);
         return cli::identity::run(config, command);
+    }
+    if let Command::HashRate {
+        threads,
+        seconds,
+        json,
+    } = command
+    {
+        return cli::hash_rate(&config, threads, seconds, json);
     }
     let log = logging::init(&config.log_filter, config.log_format);
     for w in &config.warnings {

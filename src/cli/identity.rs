@@ -54,6 +54,14 @@ pub enum TenantCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Change a tenant's display name.
+    Update {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Disable a tenant: its endpoints answer 404 from then on.
     Disable {
         slug: String,
@@ -99,6 +107,32 @@ pub enum UserCommand {
     List {
         #[arg(long)]
         tenant: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Change a user's profile claims (an empty value clears a field).
+    Update {
+        #[command(flatten)]
+        user: UserRef,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        nickname: Option<String>,
+        /// An https:// URL.
+        #[arg(long)]
+        picture: Option<String>,
+        /// BCP 47 language tag, e.g. en-GB.
+        #[arg(long)]
+        locale: Option<String>,
+        /// IANA time zone, e.g. Europe/Paris.
+        #[arg(long)]
+        zoneinfo: Option<String>,
+        #[arg(long)]
+        email_verified: Option<bool>,
         #[command(flatten)]
         out: Output,
     },
@@ -264,6 +298,14 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
                 .join("\n");
             print(&out, value, text);
         }
+        TenantCommand::Update { slug, name, out } => {
+            let t = admin::tenant_update(app, &slug, &name, &ctx).await?;
+            print(
+                &out,
+                tenant_json(&t, app),
+                format!("renamed tenant {} to {:?}", t.slug, t.display_name),
+            );
+        }
         TenantCommand::Disable { slug, out } => {
             let t = admin::tenant_disable(app, &slug, &ctx).await?;
             print(
@@ -335,6 +377,32 @@ async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
                 .collect::<Vec<_>>()
                 .join("\n");
             print(&out, value, text);
+        }
+        UserCommand::Update {
+            user,
+            given_name,
+            family_name,
+            name,
+            nickname,
+            picture,
+            locale,
+            zoneinfo,
+            email_verified,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let patch = admin::ProfilePatch {
+                given_name,
+                family_name,
+                name,
+                nickname,
+                picture,
+                locale,
+                zoneinfo,
+                email_verified,
+            };
+            let u = admin::user_update(app, &tenant, &user.email, patch, &ctx).await?;
+            print(&out, user_json(&u, now), format!("updated {}", u.email));
         }
         UserCommand::Unlock { user, out } => {
             let tenant = admin::tenant(app, &user.tenant).await?;

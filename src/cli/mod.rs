@@ -60,6 +60,19 @@ pub enum Command {
     /// Rotate and list a tenant's signing keys.
     #[command(subcommand)]
     Keys(oauth::KeysCommand),
+    /// Measure Argon2id hashes per second with the configured parameters (to size
+    /// OPENTRUSTY_ARGON2_* and OPENTRUSTY_HASH_CONCURRENCY for this machine).
+    HashRate {
+        /// Hashing threads (default: OPENTRUSTY_HASH_CONCURRENCY).
+        #[arg(long)]
+        threads: Option<u32>,
+        /// How long to measure.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the man page and shell completions into a directory (used by packaging).
     #[command(hide = true)]
     GenDocs {
@@ -146,6 +159,40 @@ pub fn migrate(config: Config) -> ExitCode {
             }
         }
     })
+}
+
+/// `hash-rate`: the raw Argon2id rate of this machine, the limit a login rate is measured against.
+pub fn hash_rate(config: &Config, threads: Option<u32>, seconds: u64, json: bool) -> ExitCode {
+    let id = &config.identity;
+    let threads = threads.unwrap_or(id.hash_concurrency).max(1);
+    match crate::service::password::raw_rate(
+        id,
+        threads,
+        std::time::Duration::from_secs(seconds.clamp(1, 600)),
+    ) {
+        Ok(rate) => {
+            if json {
+                let v = serde_json::json!({
+                    "hashes_per_second": rate, "threads": threads, "memory_kib": id.argon2_memory_kib,
+                    "iterations": id.argon2_iterations, "parallelism": id.argon2_parallelism,
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "{rate:.1} Argon2id hashes/s on {threads} thread(s) (m={} KiB, t={}, p={}); {:.1} ms per hash",
+                    id.argon2_memory_kib,
+                    id.argon2_iterations,
+                    id.argon2_parallelism,
+                    1000.0 * f64::from(threads) / rate.max(f64::MIN_POSITIVE)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("opentrusty: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 pub fn gen_docs(out: &Path) -> ExitCode {

@@ -85,6 +85,39 @@ async fn create_tenant(
     Ok(tenant)
 }
 
+pub async fn tenant_update(app: &App, slug: &str, name: &str, ctx: &Context) -> Result<Tenant> {
+    let slug = parse_slug(slug)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::Invalid(
+            "tenant name must be 1 to 200 characters".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let tenant = tx
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    tx.tenant_set_name(&slug, name, now).await?;
+    let meta = json!({ "name": { "from": tenant.display_name, "to": name } });
+    let ev = Event {
+        kind: Kind::TenantUpdated,
+        tenant: Some(tenant.id),
+        target: Some(format!("tenant:{slug}")),
+        metadata: meta,
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(Tenant {
+        display_name: name.to_owned(),
+        updated_at: now,
+        ..tenant
+    })
+}
+
 pub async fn tenants_list(app: &App) -> Result<Vec<Tenant>> {
     let mut tx = app.store.read().await?;
     Ok(tx.tenants_list().await?)
@@ -200,6 +233,84 @@ pub async fn user_unlock(app: &App, tenant: &Tenant, email: &str, ctx: &Context)
     tx.commit().await?;
     rec.emit();
     Ok(user)
+}
+
+/// Changes to a user's claims; `None` leaves a field as it is, `Some("")` clears it.
+#[derive(Default)]
+pub struct ProfilePatch {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
+    pub locale: Option<String>,
+    pub zoneinfo: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+pub async fn user_update(
+    app: &App,
+    tenant: &Tenant,
+    email: &str,
+    patch: ProfilePatch,
+    ctx: &Context,
+) -> Result<User> {
+    let user = find_user(app, tenant, email).await?;
+    let mut profile = user.profile.clone();
+    let mut changed = Vec::new();
+    let fields: [(&str, Option<String>, &mut Option<String>); 7] = [
+        ("given_name", patch.given_name, &mut profile.given_name),
+        ("family_name", patch.family_name, &mut profile.family_name),
+        ("name", patch.name, &mut profile.name),
+        ("nickname", patch.nickname, &mut profile.nickname),
+        ("picture", patch.picture, &mut profile.picture),
+        ("locale", patch.locale, &mut profile.locale),
+        ("zoneinfo", patch.zoneinfo, &mut profile.zoneinfo),
+    ];
+    for (field, new, slot) in fields {
+        let Some(value) = new else { continue };
+        let value = value.trim().to_owned();
+        if value.chars().count() > 500 {
+            return Err(Error::Invalid(format!(
+                "{field} is too long: at most 500 characters"
+            )));
+        }
+        if field == "picture" && !value.is_empty() && !value.starts_with("https://") {
+            return Err(Error::Invalid("picture must be an https:// URL".into()));
+        }
+        *slot = (!value.is_empty()).then_some(value);
+        changed.push(field);
+    }
+    let email_verified = patch.email_verified.unwrap_or(user.email_verified);
+    if patch.email_verified.is_some() {
+        changed.push("email_verified");
+    }
+    if changed.is_empty() {
+        return Err(Error::Invalid(
+            "nothing to change: give at least one field".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant)
+        .user_set_profile(user.id, &profile, email_verified, now)
+        .await?;
+    let ev = Event {
+        kind: Kind::UserUpdated,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata: json!({ "fields": changed }),
+        ctx,
+    };
+    let rec = audit::record(&mut tx, ev, now).await?;
+    tx.commit().await?;
+    rec.emit();
+    Ok(User {
+        profile,
+        email_verified,
+        updated_at: now,
+        ..user
+    })
 }
 
 /// Sets a new password and ends every session of the user.

@@ -144,6 +144,37 @@ impl Hasher {
     }
 }
 
+/// Hashes per second on `threads` OS threads for `duration`, with the configured parameters:
+/// the physical limit any login rate is compared against.
+pub fn raw_rate(cfg: &IdentityConfig, threads: u32, duration: Duration) -> Result<f64> {
+    let params = Params::new(
+        cfg.argon2_memory_kib,
+        cfg.argon2_iterations,
+        cfg.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| Error::Invalid(format!("Argon2 parameters: {e}")))?;
+    let done = Arc::new(AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (done, params) = (done.clone(), params.clone());
+            std::thread::spawn(move || {
+                while start.elapsed() < duration {
+                    if hash_now(&params, "correct horse battery staple").is_ok() {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join()
+            .map_err(|_| Error::Internal("hash thread panicked".into()))?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
 fn hash_now(params: &Params, password: &str) -> Result<String> {
     Hasher::argon2(params)
         .hash_password(password.as_bytes())

@@ -97,4 +97,21 @@ impl Tx {
             .rows_affected());
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
+
+    pub async fn tenant_set_name(
+        &mut self,
+        slug: &Slug,
+        display_name: &str,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE tenants SET display_name = $2, updated_at = $3 WHERE slug = $1";
+        let n = on_tx!(self, |c| sqlx::query(SQL)
+            .bind(slug.as_str())
+            .bind(display_name)
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
 }

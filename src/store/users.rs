@@ -241,6 +241,36 @@ impl TenantScope<'_> {
         self.update_one(SQL, id, now, Some(status.as_str())).await
     }
 
+    /// Replaces the profile claims and the email-verified flag.
+    pub async fn user_set_profile(
+        &mut self,
+        id: UserId,
+        profile: &Profile,
+        email_verified: bool,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE users SET given_name = $4, family_name = $5, name = $6, nickname = $7, picture = $8, \
+                           locale = $9, zoneinfo = $10, email_verified = $11, updated_at = $3 \
+                           WHERE tenant_id = $1 AND id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .bind(now)
+            .bind(&profile.given_name)
+            .bind(&profile.family_name)
+            .bind(&profile.name)
+            .bind(&profile.nickname)
+            .bind(&profile.picture)
+            .bind(&profile.locale)
+            .bind(&profile.zoneinfo)
+            .bind(email_verified)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
     async fn update_one(
         &mut self,
         sql: &'static str,

@@ -204,3 +204,18 @@ fn bootstrap_tenant_and_user_lifecycle() {
     let out = ok(&cli(&db, &["tenant", "list"], None));
     assert!(out.contains("acme\tdisabled"), "{out}");
 }
+
+#[test]
+fn hash_rate_measures_the_configured_parameters() {
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["hash-rate", "--json", "--threads", "1", "--seconds", "1"])
+        .env_clear()
+        .env("OPENTRUSTY_ARGON2_MEMORY_KIB", "8192")
+        .env("OPENTRUSTY_ARGON2_ITERATIONS", "1")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert!(v["hashes_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["memory_kib"], 8192);
+    assert_eq!(v["threads"], 1);
+}

@@ -130,13 +130,24 @@ pub async fn submit(
     jar: CookieJar,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The sign-in form could not be read.",
-            &req.0,
-        );
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return page_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Invalid request",
+                "The sign-in form was too large.",
+                &req.0,
+            );
+        }
+        Err(_) => {
+            return page_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The sign-in form could not be read.",
+                &req.0,
+            );
+        }
     };
     if !csrf::verify(&jar, &app.config, &tenant, form.csrf.as_deref()) {
         return page_error(

@@ -1,4 +1,4 @@
-//! `make bench` load generator: drives one running daemon with keep-alive HTTP/1.1 clients and
+//! `make bench-oidc` load generator: drives one running daemon with keep-alive HTTP/1.1 clients and
 //! reports requests/s, p50/p99 latency and the daemon's CPU time per request (from
 //! /proc/PID/stat), plus the physical limits measured in the same run (a trivial handler of the
 //! same router, raw RS256 signs/s with a cached key on 2 threads). See bench/run.sh.
