@@ -30,7 +30,10 @@ fn env(k: &str) -> String {
 fn cpu_us(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
     // Fields after ")": state is [0]; utime is field 14 overall -> index 11, stime -> 12.
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     ticks * 1_000_000 / 100
@@ -93,7 +96,11 @@ async fn run(name: &str, e: &Arc<Env>, step: Step) {
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_us(e.pid) - cpu0;
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64) * p) as usize).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64) * p) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     let n = all.len().max(1) as f64;
     println!(
         "{name:<28} {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   server CPU {:>6.1} µs/req   errors {errors}",
@@ -105,7 +112,9 @@ async fn run(name: &str, e: &Arc<Env>, step: Step) {
 }
 
 fn rs256_limit() -> f64 {
-    let key = Arc::new(SigningKey::from_pkcs8(SigningAlg::RS256, &generate(SigningAlg::RS256).unwrap()).unwrap());
+    let key = Arc::new(
+        SigningKey::from_pkcs8(SigningAlg::RS256, &generate(SigningAlg::RS256).unwrap()).unwrap(),
+    );
     let claims = serde_json::json!({"iss": "https://id.example.com/t/acme", "sub": "01936f9e-0000-7000-8000-000000000000", "aud": "client", "exp": 1, "iat": 1, "auth_time": 1, "nonce": "n", "at_hash": "x", "azp": "client", "sid": "s"});
     let stop = Instant::now() + Duration::from_secs(3);
     let threads: Vec<_> = (0..2)
@@ -131,13 +140,27 @@ async fn code_flow(http: &reqwest::Client, e: &Env) -> Option<serde_json::Value>
         "{}/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid%20offline_access&nonce=n",
         e.issuer, e.rp.0
     );
-    let res = http.get(url).header("cookie", &e.cookie).send().await.ok()?;
+    let res = http
+        .get(url)
+        .header("cookie", &e.cookie)
+        .send()
+        .await
+        .ok()?;
     let loc = res.headers().get("location")?.to_str().ok()?.to_owned();
-    let code = url::Url::parse(&loc).ok()?.query_pairs().find(|(k, _)| k == "code")?.1.into_owned();
+    let code = url::Url::parse(&loc)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == "code")?
+        .1
+        .into_owned();
     let res = http
         .post(format!("{}/token", e.issuer))
         .basic_auth(&e.rp.0, Some(&e.rp.1))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://rp.example/cb")])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://rp.example/cb"),
+        ])
         .send()
         .await
         .ok()?;
@@ -150,10 +173,17 @@ async fn code_flow(http: &reqwest::Client, e: &Env) -> Option<serde_json::Value>
 fn get(path: &'static str) -> Step {
     Arc::new(move |http, e, _| {
         Box::pin(async move {
-            http.get(format!("{}{path}", if path.starts_with("/health") { &e.base } else { &e.issuer }))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
+            http.get(format!(
+                "{}{path}",
+                if path.starts_with("/health") {
+                    &e.base
+                } else {
+                    &e.issuer
+                }
+            ))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
         })
     })
 }
@@ -173,48 +203,126 @@ async fn main() {
     let http = reqwest::Client::new();
     let idle = rss_kib(e.pid, "VmRSS:");
     // Fixtures: one user token for userinfo/introspection.
-    let user = code_flow(&http, &e).await.expect("a code flow works before the bench");
+    let user = code_flow(&http, &e)
+        .await
+        .expect("a code flow works before the bench");
     let access = user["access_token"].as_str().unwrap().to_owned();
-    println!("connections {}, {} s per scenario; daemon pid {}", e.conns, e.secs, e.pid);
+    println!(
+        "connections {}, {} s per scenario; daemon pid {}",
+        e.conns, e.secs, e.pid
+    );
     run("trivial handler (/health/live)", &e, get("/health/live")).await;
     run("discovery", &e, get("/.well-known/openid-configuration")).await;
     run("jwks", &e, get("/jwks.json")).await;
-    run("client_credentials", &e, Arc::new(|http, e, _| Box::pin(async move {
-        http.post(format!("{}/token", e.issuer)).basic_auth(&e.svc.0, Some(&e.svc.1))
-            .form(&[("grant_type", "client_credentials")]).send().await.is_ok_and(|r| r.status().is_success())
-    }))).await;
+    run(
+        "client_credentials",
+        &e,
+        Arc::new(|http, e, _| {
+            Box::pin(async move {
+                http.post(format!("{}/token", e.issuer))
+                    .basic_auth(&e.svc.0, Some(&e.svc.1))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+        }),
+    )
+    .await;
     let a2 = access.clone();
-    run("introspection", &e, Arc::new(move |http, e, _| { let a = a2.clone(); Box::pin(async move {
-        http.post(format!("{}/introspect", e.issuer)).basic_auth(&e.svc.0, Some(&e.svc.1))
-            .form(&[("token", a.as_str())]).send().await.is_ok_and(|r| r.status().is_success())
-    })})).await;
+    run(
+        "introspection",
+        &e,
+        Arc::new(move |http, e, _| {
+            let a = a2.clone();
+            Box::pin(async move {
+                http.post(format!("{}/introspect", e.issuer))
+                    .basic_auth(&e.svc.0, Some(&e.svc.1))
+                    .form(&[("token", a.as_str())])
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+        }),
+    )
+    .await;
     let a3 = access.clone();
-    run("userinfo", &e, Arc::new(move |http, e, _| { let a = a3.clone(); Box::pin(async move {
-        http.get(format!("{}/userinfo", e.issuer)).bearer_auth(a).send().await.is_ok_and(|r| r.status().is_success())
-    })})).await;
+    run(
+        "userinfo",
+        &e,
+        Arc::new(move |http, e, _| {
+            let a = a3.clone();
+            Box::pin(async move {
+                http.get(format!("{}/userinfo", e.issuer))
+                    .bearer_auth(a)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+        }),
+    )
+    .await;
     let chain = Arc::new(Chain::default());
-    run("refresh (rotation)", &e, Arc::new(move |http, e, w| { let chain = chain.clone(); Box::pin(async move {
-        let current = chain.0.lock().await.get(&w).cloned();
-        let current = match current {
-            Some(c) => c,
-            None => match code_flow(&http, &e).await.and_then(|t| t["refresh_token"].as_str().map(str::to_owned)) {
-                Some(r) => r,
-                None => return false,
-            },
-        };
-        let res = http.post(format!("{}/token", e.issuer)).basic_auth(&e.rp.0, Some(&e.rp.1))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", current.as_str())]).send().await;
-        let Ok(res) = res else { return false };
-        let Ok(v) = res.json::<serde_json::Value>().await else { return false };
-        match v["refresh_token"].as_str() {
-            Some(next) => { chain.0.lock().await.insert(w, next.to_owned()); true }
-            None => false,
-        }
-    })})).await;
-    run("code exchange (authorize+token, RS256 id_token)", &e, Arc::new(|http, e, _| Box::pin(async move {
-        code_flow(&http, &e).await.is_some_and(|t| t["id_token"].is_string())
-    }))).await;
+    run(
+        "refresh (rotation)",
+        &e,
+        Arc::new(move |http, e, w| {
+            let chain = chain.clone();
+            Box::pin(async move {
+                let current = chain.0.lock().await.get(&w).cloned();
+                let current = match current {
+                    Some(c) => c,
+                    None => match code_flow(&http, &e)
+                        .await
+                        .and_then(|t| t["refresh_token"].as_str().map(str::to_owned))
+                    {
+                        Some(r) => r,
+                        None => return false,
+                    },
+                };
+                let res = http
+                    .post(format!("{}/token", e.issuer))
+                    .basic_auth(&e.rp.0, Some(&e.rp.1))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", current.as_str()),
+                    ])
+                    .send()
+                    .await;
+                let Ok(res) = res else { return false };
+                let Ok(v) = res.json::<serde_json::Value>().await else {
+                    return false;
+                };
+                match v["refresh_token"].as_str() {
+                    Some(next) => {
+                        chain.0.lock().await.insert(w, next.to_owned());
+                        true
+                    }
+                    None => false,
+                }
+            })
+        }),
+    )
+    .await;
+    run(
+        "code exchange (authorize+token, RS256 id_token)",
+        &e,
+        Arc::new(|http, e, _| {
+            Box::pin(async move {
+                code_flow(&http, &e)
+                    .await
+                    .is_some_and(|t| t["id_token"].is_string())
+            })
+        }),
+    )
+    .await;
     let peak = rss_kib(e.pid, "VmHWM:");
-    println!("limit: raw RS256 signs/s with a cached aws-lc-rs key on 2 threads: {:.0}", rs256_limit());
-    println!("daemon RSS: idle {} KiB before the run, peak {} KiB", idle, peak);
+    println!(
+        "limit: raw RS256 signs/s with a cached aws-lc-rs key on 2 threads: {:.0}",
+        rs256_limit()
+    );
+    println!(
+        "daemon RSS: idle {} KiB before the run, peak {} KiB",
+        idle, peak
+    );
 }

@@ -23,6 +23,23 @@ pub struct Profile {
     pub zoneinfo: Option<String>,
 }
 
+impl From<crate::domain::user::User> for Profile {
+    fn from(u: crate::domain::user::User) -> Profile {
+        Profile {
+            sub: u.id.to_string(),
+            email: Some(u.email.as_str().to_owned()),
+            email_verified: u.email_verified,
+            name: u.profile.name,
+            given_name: u.profile.given_name,
+            family_name: u.profile.family_name,
+            nickname: u.profile.nickname,
+            picture: u.profile.picture,
+            locale: u.profile.locale,
+            zoneinfo: u.profile.zoneinfo,
+        }
+    }
+}
+
 /// Claims released for `scope`: `sub` always; `profile` and `email` groups when granted.
 pub fn by_scope(p: &Profile, scope: &Scope) -> Map<String, Value> {
     let mut m = Map::new();

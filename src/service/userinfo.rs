@@ -52,17 +52,6 @@ pub async fn userinfo(
     let Some(u) = user.filter(|u| u.is_active()) else {
         return Err(Refused::InvalidToken);
     };
-    let profile = Profile {
-        sub: u.id.to_string(),
-        email: Some(u.email.as_str().to_owned()),
-        email_verified: u.email_verified,
-        name: u.profile.name,
-        given_name: u.profile.given_name,
-        family_name: u.profile.family_name,
-        nickname: u.profile.nickname,
-        picture: u.profile.picture,
-        locale: u.profile.locale,
-        zoneinfo: u.profile.zoneinfo,
-    };
+    let profile = Profile::from(u);
     Ok(claims::by_scope(&profile, &granted))
 }

@@ -12,5 +12,6 @@ mod journald;
 mod login_pages;
 mod oauth_suite;
 mod oidc_authlib;
+mod oidc_browser;
 mod oidc_rp;
 mod storage;

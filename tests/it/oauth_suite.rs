@@ -729,18 +729,32 @@ both_backends!(housekeeping_purges_expired_rows);
 
 async fn public_clients_need_pkce(store: Store) {
     let w = world(store).await;
-    let public = clients::create(&w.app, &w.a, &NewClient {
-        name: "SPA".into(),
-        redirect_uris: vec![CB.into()],
-        public: true,
-        first_party: true,
-        ..NewClient::default()
-    }, &Context::default()).await.unwrap();
+    let public = clients::create(
+        &w.app,
+        &w.a,
+        &NewClient {
+            name: "SPA".into(),
+            redirect_uris: vec![CB.into()],
+            public: true,
+            first_party: true,
+            ..NewClient::default()
+        },
+        &Context::default(),
+    )
+    .await
+    .unwrap();
     assert!(public.secret.is_none());
     let id = public.client.client_id.clone();
     let params = |extra: &[(&str, &str)]| -> HashMap<String, String> {
-        let mut p: HashMap<String, String> = [("response_type", "code"), ("client_id", id.as_str()), ("redirect_uri", CB), ("scope", "openid")]
-            .iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut p: HashMap<String, String> = [
+            ("response_type", "code"),
+            ("client_id", id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         for (k, v) in extra {
             p.insert(k.to_string(), v.to_string());
         }
@@ -748,31 +762,94 @@ async fn public_clients_need_pkce(store: Store) {
     };
     let ctx = Context::default();
     // Without a challenge: an error redirect, no code.
-    match authorize::authorize(&w.app, &w.a, params(&[]), Some(&w.session), None, &ctx).await.unwrap() {
+    match authorize::authorize(&w.app, &w.a, params(&[]), Some(&w.session), None, &ctx)
+        .await
+        .unwrap()
+    {
         Outcome::Redirect(to) => assert!(to.contains("error=invalid_request"), "{to}"),
         other => panic!("{other:?}"),
     }
     // RFC 7636 Appendix B pair.
-    let p = params(&[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), ("code_challenge_method", "S256")]);
-    let code = match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &ctx).await.unwrap() {
-        Outcome::Redirect(to) => url::Url::parse(&to).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned(),
+    let p = params(&[
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ]);
+    let code = match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &ctx)
+        .await
+        .unwrap()
+    {
+        Outcome::Redirect(to) => url::Url::parse(&to)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned(),
         other => panic!("{other:?}"),
     };
-    let who = Presented { client_id: id.clone(), secret: None, method: AuthMethod::None };
-    let without = TokenRequest::AuthorizationCode { code: code.clone(), redirect_uri: Some(CB.into()), code_verifier: None };
-    assert_eq!(token::exchange(&w.app, &w.a, &who, without, &ctx).await.unwrap_err().code, Code::InvalidGrant);
+    let who = Presented {
+        client_id: id.clone(),
+        secret: None,
+        method: AuthMethod::None,
+    };
+    let without = TokenRequest::AuthorizationCode {
+        code: code.clone(),
+        redirect_uri: Some(CB.into()),
+        code_verifier: None,
+    };
+    assert_eq!(
+        token::exchange(&w.app, &w.a, &who, without, &ctx)
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
     // That failed attempt spent the code; a fresh one with the verifier works.
-    let p = params(&[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), ("code_challenge_method", "S256")]);
-    let code = match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &ctx).await.unwrap() {
-        Outcome::Redirect(to) => url::Url::parse(&to).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned(),
+    let p = params(&[
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ]);
+    let code = match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &ctx)
+        .await
+        .unwrap()
+    {
+        Outcome::Redirect(to) => url::Url::parse(&to)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned(),
         other => panic!("{other:?}"),
     };
-    let with = TokenRequest::AuthorizationCode { code, redirect_uri: Some(CB.into()), code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()) };
-    let t = token::exchange(&w.app, &w.a, &who, with, &ctx).await.unwrap();
+    let with = TokenRequest::AuthorizationCode {
+        code,
+        redirect_uri: Some(CB.into()),
+        code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
+    };
+    let t = token::exchange(&w.app, &w.a, &who, with, &ctx)
+        .await
+        .unwrap();
     assert!(t.id_token.is_some());
     // A public client cannot pretend to hold a secret, nor use client_credentials.
-    let fake = Presented { client_id: id, secret: Some("x".into()), method: AuthMethod::ClientSecretPost };
+    let fake = Presented {
+        client_id: id,
+        secret: Some("x".into()),
+        method: AuthMethod::ClientSecretPost,
+    };
     let cc = TokenRequest::ClientCredentials { scope: None };
-    assert_eq!(token::exchange(&w.app, &w.a, &fake, cc, &ctx).await.unwrap_err().code, Code::InvalidClient);
+    assert_eq!(
+        token::exchange(&w.app, &w.a, &fake, cc, &ctx)
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidClient
+    );
 }
 both_backends!(public_clients_need_pkce);
