@@ -165,6 +165,11 @@ async fn code_flow(http: &reqwest::Client, e: &Env) -> Option<serde_json::Value>
         .await
         .ok()?;
     if !res.status().is_success() {
+        eprintln!(
+            "token answered {}: {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
         return None;
     }
     res.json().await.ok()
@@ -200,7 +205,10 @@ async fn main() {
         svc: (env("OT_SVC_ID"), env("OT_SVC_SECRET")),
         cookie: env("OT_COOKIE"),
     });
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let idle = rss_kib(e.pid, "VmRSS:");
     // Fixtures: one user token for userinfo/introspection.
     let user = code_flow(&http, &e)

@@ -29,7 +29,7 @@ page=$(curl -s -c "$jar" "http://127.0.0.1:$port/t/acme/login")
 csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n1)
 curl -s -b "$jar" -c "$jar" -o /dev/null -d "email=bench@example.com&password=bench-password-123&csrf=$csrf" "http://127.0.0.1:$port/t/acme/login"
 cookie=$(awk '$6 == "opentrusty_session" {print $6"="$7}' "$jar")
-sleep 1
+[ -n "$cookie" ] || { echo "bench: could not log in (no session cookie)" >&2; cat "$jar" >&2; exit 1; }
 OT_BASE="http://127.0.0.1:$port" OT_ISSUER="http://127.0.0.1:$port/t/acme" OT_PID=$pid \
 OT_CONNS=$CONNS OT_SECS=$SECS OT_COOKIE="$cookie" \
 OT_RP_ID=$(field "$rp" client_id) OT_RP_SECRET=$(field "$rp" client_secret) \

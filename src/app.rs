@@ -27,6 +27,8 @@ pub struct App {
     pub login_limits: LoginLimits,
     /// Parsed signing keys per tenant and the key-encryption key (OIDC).
     pub keys: crate::service::keys::Keys,
+    /// Tenants by slug, cached for a few seconds (every `/t/{tenant}` request needs one).
+    pub tenants: crate::service::tenant_cache::TenantCache,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -59,6 +61,7 @@ impl App {
             hasher,
             login_limits,
             keys: Default::default(),
+            tenants: Default::default(),
         }))
     }
 }

@@ -93,13 +93,13 @@ pub async fn run(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         match round(&app).await {
             Ok(counts) => {
-                for (what, n) in counts {
-                    if n > 0 {
-                        metrics::counter!("opentrusty_housekeeping_rows_total", "table" => what)
-                            .increment(n);
+                for (what, n) in &counts {
+                    if *n > 0 {
+                        metrics::counter!("opentrusty_housekeeping_rows_total", "table" => *what)
+                            .increment(*n);
                     }
                 }
-                tracing::debug!("housekeeping round done");
+                tracing::debug!(?counts, "housekeeping round done");
             }
             Err(e) => tracing::warn!(error = %e, "housekeeping round failed; retrying next minute"),
         }

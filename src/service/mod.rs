@@ -16,6 +16,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod revoke;
 pub mod sessions;
+pub mod tenant_cache;
 pub mod token;
 pub mod userinfo;
 
