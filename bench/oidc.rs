@@ -59,6 +59,12 @@ mod futures_step {
 struct Chain(tokio::sync::Mutex<HashMap<usize, String>>);
 
 async fn run(name: &str, e: &Arc<Env>, step: Step) {
+    // OT_ONLY=substring runs just the matching scenarios (for profiling one of them).
+    if let Ok(only) = std::env::var("OT_ONLY")
+        && !name.contains(only.as_str())
+    {
+        return;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let cpu0 = cpu_us(e.pid);
     let started = Instant::now();

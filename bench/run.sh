@@ -31,7 +31,12 @@ curl -s -b "$jar" -c "$jar" -o /dev/null -d "email=bench@example.com&password=be
 cookie=$(awk '$6 == "opentrusty_session" {print $6"="$7}' "$jar")
 [ -n "$cookie" ] || { echo "bench: could not log in (no session cookie)" >&2; cat "$jar" >&2; exit 1; }
 OT_BASE="http://127.0.0.1:$port" OT_ISSUER="http://127.0.0.1:$port/t/acme" OT_PID=$pid \
-OT_CONNS=$CONNS OT_SECS=$SECS OT_COOKIE="$cookie" \
+OT_CONNS=$CONNS OT_SECS=$SECS OT_COOKIE="$cookie" OT_ONLY="${BENCH_ONLY:-}" \
 OT_RP_ID=$(field "$rp" client_id) OT_RP_SECRET=$(field "$rp" client_secret) \
 OT_SVC_ID=$(field "$svc" client_id) OT_SVC_SECRET=$(field "$svc" client_secret) \
-  target/release/examples/oidc-bench
+  target/release/examples/oidc-bench &
+gen=$!
+if [ -n "${BENCH_PERF:-}" ]; then
+  sleep 2; perf record -g -p "$pid" -o "$BENCH_PERF" -- sleep 3 >/dev/null 2>&1 || true
+fi
+wait $gen

@@ -13,7 +13,7 @@ use crate::logging::LogHandle;
 use crate::service::password::Hasher;
 use crate::service::ratelimit::Limiter;
 use crate::store::Store;
-use crate::systemd::{Listener, Socket};
+use crate::systemd::Listener;
 use crate::web;
 
 /// Everything a request handler may need. Shared behind an `Arc`.
@@ -85,25 +85,11 @@ pub async fn run(
 ) -> std::io::Result<Drained> {
     let mut servers = JoinSet::new();
     for listener in listeners {
-        let router = web::router(app.clone(), listener.plane);
         let mut stop = shutdown.clone();
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        match listener.socket {
-            Socket::Tcp(std) => {
-                let l = tokio::net::TcpListener::from_std(std)?;
-                let svc = router.into_make_service_with_connect_info::<web::PeerAddr>();
-                servers
-                    .spawn(async move { axum::serve(l, svc).with_graceful_shutdown(signal).await });
-            }
-            Socket::Unix(std) => {
-                let l = tokio::net::UnixListener::from_std(std)?;
-                let svc = router.into_make_service_with_connect_info::<web::PeerAddr>();
-                servers
-                    .spawn(async move { axum::serve(l, svc).with_graceful_shutdown(signal).await });
-            }
-        }
+        web::serve(&mut servers, app.clone(), listener, signal)?;
     }
     let _ = shutdown.wait_for(|s| *s).await;
     let drained = tokio::time::timeout(drain, async {

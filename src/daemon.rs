@@ -96,6 +96,13 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
             return ExitCode::FAILURE;
         }
     }
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(crate::service::housekeeping::run(
         app.clone(),
@@ -110,10 +117,7 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
     systemd::ready(&format!("serving on {count} listener(s)"));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), backend = ?app.store.backend(), "ready");
 
-    if let Err(e) = wait_for_stop(&app).await {
-        tracing::error!(error = %e, "cannot install signal handlers");
-        return ExitCode::FAILURE;
-    }
+    wait_for_stop(&app, signals).await;
     systemd::stopping("draining in-flight requests");
     tracing::info!(
         timeout_s = drain.as_secs(),
@@ -157,14 +161,34 @@ pub async fn migrate_with_extension(store: &Store) -> crate::store::Result<()> {
 }
 
 /// Returns on SIGTERM or SIGINT; handles SIGHUP (reload) in between.
-async fn wait_for_stop(app: &AppState) -> std::io::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+/// The signals the daemon handles, installed before READY=1 so that a signal arriving right
+/// after readiness is never met by the default action (terminate).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+async fn wait_for_stop(app: &AppState, signals: Signals) {
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
+            _ = term.recv() => return,
+            _ = int.recv() => return,
             _ = hup.recv() => reload(app),
         }
     }

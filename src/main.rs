@@ -11,6 +11,7 @@ use opentrusty::{config::Config, daemon, logging};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    opentrusty::process::no_huge_pages();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     match command {

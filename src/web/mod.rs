@@ -45,6 +45,28 @@ impl Connected<IncomingStream<'_, tokio::net::UnixListener>> for PeerAddr {
     }
 }
 
+/// Serves one listener on `set` until `stop` resolves; in-flight requests then finish (the
+/// caller bounds how long it waits for `set`).
+pub fn serve(
+    set: &mut tokio::task::JoinSet<std::io::Result<()>>,
+    app: AppState,
+    listener: crate::systemd::Listener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let svc = router(app, listener.plane).into_make_service_with_connect_info::<PeerAddr>();
+    match listener.socket {
+        crate::systemd::Socket::Tcp(std) => {
+            let l = tokio::net::TcpListener::from_std(std)?;
+            set.spawn(async move { axum::serve(l, svc).with_graceful_shutdown(stop).await });
+        }
+        crate::systemd::Socket::Unix(std) => {
+            let l = tokio::net::UnixListener::from_std(std)?;
+            set.spawn(async move { axum::serve(l, svc).with_graceful_shutdown(stop).await });
+        }
+    }
+    Ok(())
+}
+
 /// The router for one listener: health on every plane, the rest by plane.
 pub fn router(app: AppState, plane: Plane) -> Router {
     let mut routes = Router::new()
