@@ -29,6 +29,8 @@ pub struct App {
     pub keys: crate::service::keys::Keys,
     /// Tenants by slug, cached for a few seconds (every `/t/{tenant}` request needs one).
     pub tenants: crate::service::tenant_cache::TenantCache,
+    /// Clients with their secret hashes, cached for a few seconds (client authentication).
+    pub clients: crate::service::client_cache::ClientCache,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -62,6 +64,7 @@ impl App {
             login_limits,
             keys: Default::default(),
             tenants: Default::default(),
+            clients: Default::default(),
         }))
     }
 }

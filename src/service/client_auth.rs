@@ -1,9 +1,10 @@
 //! Client authentication at the back-channel endpoints (RFC 6749 §2.3, OIDC Core §9):
 //! exactly one method per request, the registered method only, constant-time secret check.
 
+use crate::app::App;
 use crate::domain::client::{AuthMethod, Client, ClientKind};
+use crate::domain::tenant::Tenant;
 use crate::protocol::{Error, secret};
-use crate::store::TenantScope;
 
 /// What the request presented.
 #[derive(Clone)]
@@ -33,16 +34,22 @@ pub fn internal(e: impl std::fmt::Display) -> Error {
     Error::server_error()
 }
 
-/// The authenticated client, or `invalid_client` (RFC 6749 §5.2) for any mismatch.
-pub async fn authenticate(scope: &mut TenantScope<'_>, p: &Presented) -> Result<Client, Error> {
-    let found = scope.client_get(&p.client_id).await.map_err(internal)?;
+/// The authenticated client, or `invalid_client` (RFC 6749 §5.2) for any mismatch. Reads
+/// through the node's client cache, outside any write transaction.
+pub async fn authenticate(app: &App, tenant: &Tenant, p: &Presented) -> Result<Client, Error> {
+    let found = app
+        .clients
+        .get(app, tenant, &p.client_id)
+        .await
+        .map_err(internal)?;
     let unknown = || Error::invalid_client("client authentication failed");
-    let Some((client, hash)) = found else {
+    let Some(entry) = found else {
         if let Some(s) = &p.secret {
             let _ = secret::verify(s, NO_SECRET);
         }
         return Err(unknown());
     };
+    let (client, hash) = (&entry.0, &entry.1);
     if client.auth_method != p.method {
         return Err(Error::invalid_client(format!(
             "this client authenticates with {}",
@@ -50,8 +57,8 @@ pub async fn authenticate(scope: &mut TenantScope<'_>, p: &Presented) -> Result<
         )));
     }
     match (client.kind, &p.secret, hash) {
-        (ClientKind::Public, None, _) => Ok(client),
-        (ClientKind::Confidential, Some(s), Some(h)) if secret::verify(s, &h) => Ok(client),
+        (ClientKind::Public, None, _) => Ok(client.clone()),
+        (ClientKind::Confidential, Some(s), Some(h)) if secret::verify(s, h) => Ok(client.clone()),
         _ => Err(unknown()),
     }
 }

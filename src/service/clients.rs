@@ -179,6 +179,7 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
     )
     .await?;
     tx.commit().await?;
+    app.clients.invalidate(tenant.id, &client.client_id);
     rec.emit();
     Ok(Created { client, secret })
 }
@@ -227,6 +228,7 @@ pub async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
+    app.clients.invalidate(tenant.id, client_id);
     rec.emit();
     Ok(s)
 }
@@ -255,6 +257,7 @@ pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) 
     )
     .await?;
     tx.commit().await?;
+    app.clients.invalidate(tenant.id, client_id);
     rec.emit();
     Ok(())
 }

@@ -17,9 +17,9 @@ pub async fn introspect(
     hint: Option<&str>,
 ) -> Result<Value, Error> {
     let now = app.clock.now();
+    let client = authenticate(app, tenant, presented).await?;
     let mut tx = app.store.read().await.map_err(internal)?;
     let mut scope = tx.scope(tenant);
-    let client = authenticate(&mut scope, presented).await?;
     // RFC 7662 §2.1: the endpoint is for protected resources; public clients cannot be trusted.
     if client.kind != ClientKind::Confidential {
         return Err(Error::unauthorized_client(

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod client_auth;
+pub mod client_cache;
 pub mod clients;
 pub mod end_session;
 pub mod housekeeping;

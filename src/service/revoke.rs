@@ -19,8 +19,8 @@ pub async fn revoke(
 ) -> Result<(), Error> {
     let now = app.clock.now();
     let hash = secret::hash(token);
+    let client = authenticate(app, tenant, presented).await?;
     let mut tx = app.store.begin().await.map_err(internal)?;
-    let client = authenticate(&mut tx.scope(tenant), presented).await?;
     let mut scope = tx.scope(tenant);
     // Both tables are looked at whatever the hint says (RFC 7009 §2.1: the hint is advisory).
     let (revoked, what) = if let Some(r) = scope.refresh_get(&hash).await.map_err(internal)? {

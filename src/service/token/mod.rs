@@ -35,8 +35,8 @@ pub async fn exchange(
     ctx: &Context,
 ) -> Result<Issued, Error> {
     let now = app.clock.now();
-    let mut tx = app.store.begin().await.map_err(internal)?;
-    let client = authenticate(&mut tx.scope(tenant), presented).await?;
+    let client = authenticate(app, tenant, presented).await?;
+    let tx = app.store.begin().await.map_err(internal)?;
     let grant = match &req {
         TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
