@@ -20,9 +20,12 @@ const MAX_ENTRIES: usize = 10_000;
 /// A client and its stored secret hash (`None` for public clients).
 pub type Entry = Arc<(Client, Option<String>)>;
 
+/// When an entry was read, and what was found (`None`: no such client).
+type Slot = (UnixTime, Option<Entry>);
+
 #[derive(Default)]
 pub struct ClientCache {
-    map: RwLock<HashMap<(TenantId, String), (UnixTime, Option<Entry>)>>,
+    map: RwLock<HashMap<(TenantId, String), Slot>>,
 }
 
 impl ClientCache {
