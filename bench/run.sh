@@ -23,6 +23,8 @@ $BIN serve 2>"$work/daemon.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
+idle_rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
+echo "daemon idle RSS right after start-up: $idle_rss KiB"
 # A login session for the code-exchange scenario (CSRF cookie + form, then the session cookie).
 jar="$work/cookies"
 page=$(curl -s -c "$jar" "http://127.0.0.1:$port/t/acme/login")

@@ -129,7 +129,9 @@ pub async fn authorize(
         auth_time: c.session.auth_time,
         hint_matches: hint_sub.as_ref().map(|s| *s == c.user.id.to_string()),
     });
+    // First-party clients never ask, so their requests skip the consent lookup.
     let remembered = match &current {
+        Some(_) if client.first_party => false,
         Some(c) => {
             let mut tx = app.store.read().await.map_err(internal)?;
             let stored = tx
