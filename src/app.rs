@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::logging::LogHandle;
 use crate::service::password::Hasher;
 use crate::service::ratelimit::Limiter;
+use crate::service::tenants::TenantCache;
 use crate::store::Store;
 use crate::systemd::Listener;
 use crate::web;
@@ -25,6 +26,7 @@ pub struct App {
     pub log: Option<LogHandle>,
     pub hasher: Hasher,
     pub login_limits: LoginLimits,
+    pub tenants: TenantCache,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -56,6 +58,7 @@ impl App {
             log,
             hasher,
             login_limits,
+            tenants: TenantCache::default(),
         }))
     }
 }

@@ -82,6 +82,7 @@ async fn create_tenant(
     let rec = audit::record(&mut tx, ev, now).await?;
     tx.commit().await?;
     rec.emit();
+    app.tenants.invalidate(slug.as_str());
     Ok(tenant)
 }
 

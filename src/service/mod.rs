@@ -7,6 +7,7 @@ pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod sessions;
+pub mod tenants;
 
 use std::time::Duration;
 

@@ -86,10 +86,7 @@ impl FromRequestParts<AppState> for TenantCtx {
         else {
             return Err(reject(parts));
         };
-        let found = match app.store.read().await {
-            Ok(mut tx) => tx.tenant_by_slug(&tenant).await,
-            Err(e) => Err(e),
-        };
+        let found = app.tenants.get(&app.store, &tenant).await;
         match found {
             Ok(Some(t)) if t.is_active() => Ok(TenantCtx(t)),
             Ok(_) => Err(reject(parts)),
