@@ -69,8 +69,14 @@ NSPID=$(tr -d ' ' < "/proc/$UPID/task/$UPID/children")
 wait_for 30 "systemd running" sh -c "nsenter -t $NSPID -m -p -n -- systemctl is-system-running | grep -Eq 'running|degraded'"
 ok "systemd 252 booted as PID 1 in a namespace ($(($(date +%s) - T0)) s)"
 
+# The packages go into the namespace by stream: the checkout may live under /tmp or /run,
+# which the namespace hides behind its own tmpfs.
+stage() { ns sh -c "mkdir -p /run/ot-e2e/pkg && cat > /run/ot-e2e/pkg/$2" < "$1"; }
+stage "$DEB" "$(basename "$DEB")"
+NSDEB=/run/ot-e2e/pkg/$(basename "$DEB")
+
 # --- install: enabled, not started --------------------------------------------------------
-ns dpkg -i "$DEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
+ns dpkg -i "$NSDEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
 ok "dpkg -i $(basename "$DEB")"
 [ "$(ns systemctl is-enabled opentrusty.socket)" = enabled ] || fail "socket not enabled by postinst"
 [ "$(ns systemctl is-enabled opentrusty-admin.socket)" = enabled ] || fail "admin socket not enabled"
@@ -166,7 +172,7 @@ grep -v -x -E 'request|(Started|Starting|Stopping|Stopped|Reloading|Reloaded) .*
 # --- upgrade (reinstall): conffile edits and state kept, running service restarted ----------
 ns sh -c 'echo "OPENTRUSTY_LOG=debug" >> /etc/opentrusty/opentrusty.env'
 PID3=$(prop opentrusty.service MainPID)
-ns dpkg -i "$DEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i (upgrade)"; }
+ns dpkg -i "$NSDEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i (upgrade)"; }
 ns grep -q '^OPENTRUSTY_LOG=debug' /etc/opentrusty/opentrusty.env || fail "conffile edit lost on upgrade"
 ns test -d /var/lib/opentrusty || fail "state lost on upgrade"
 wait_for 30 "service back after upgrade" sh -c "nsenter -t $NSPID -m -p -n -- curl -fsS -o /dev/null http://127.0.0.1:8080/health/ready"
@@ -189,6 +195,8 @@ ok "dpkg -P: state and configuration deleted"
 # --- the .rpm's scriptlets against the running systemd (when the .rpm sits next to the .deb) -----
 RPM=$(dirname "$DEB")/$(basename "$DEB" | sed -n 's/^opentrusty_\(.*\)-\([0-9]*\)_amd64\.deb$/opentrusty-\1-\2.x86_64.rpm/p')
 if [ -f "$RPM" ]; then
+    stage "$RPM" "$(basename "$RPM")"
+    RPM=/run/ot-e2e/pkg/$(basename "$RPM")
     rpmq() { ns rpm --dbpath /var/lib/rpm "$@" 2>&1 | grep -v 'use Alien instead' || true; }
     rpmq --initdb
     rpmq -i --nodeps "$RPM"       # --nodeps: Debian's rpm database knows no /bin/sh or systemd

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::logging::LogHandle;
 use crate::service::password::Hasher;
 use crate::service::ratelimit::Limiter;
+use crate::service::tenants::TenantCache;
 use crate::store::Store;
 use crate::systemd::Listener;
 use crate::web;
@@ -27,10 +28,9 @@ pub struct App {
     pub login_limits: LoginLimits,
     /// Parsed signing keys per tenant and the key-encryption key (OIDC).
     pub keys: crate::service::keys::Keys,
-    /// Tenants by slug, cached for a few seconds (every `/t/{tenant}` request needs one).
-    pub tenants: crate::service::tenant_cache::TenantCache,
     /// Clients with their secret hashes, cached for a few seconds (client authentication).
     pub clients: crate::service::client_cache::ClientCache,
+    pub tenants: TenantCache,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -63,8 +63,8 @@ impl App {
             hasher,
             login_limits,
             keys: Default::default(),
-            tenants: Default::default(),
             clients: Default::default(),
+            tenants: TenantCache::default(),
         }))
     }
 }

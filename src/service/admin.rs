@@ -79,9 +79,8 @@ async fn create_tenant(
         metadata: json!({ "name": display }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
+    app.tenants.invalidate(slug.as_str());
     Ok(tenant)
 }
 
@@ -108,9 +107,7 @@ pub async fn tenant_update(app: &App, slug: &str, name: &str, ctx: &Context) -> 
         metadata: meta,
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(Tenant {
         display_name: name.to_owned(),
         updated_at: now,
@@ -139,9 +136,7 @@ pub async fn tenant_disable(app: &App, slug: &str, ctx: &Context) -> Result<Tena
         metadata: json!({}),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(Tenant {
         status: Status::Disabled,
         updated_at: now,
@@ -195,9 +190,7 @@ pub async fn user_create(
         metadata: json!({ "email": email.as_str(), "has_password": hash.is_some() }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(user)
 }
 
@@ -229,9 +222,7 @@ pub async fn user_unlock(app: &App, tenant: &Tenant, email: &str, ctx: &Context)
         metadata: meta,
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(user)
 }
 
@@ -302,9 +293,7 @@ pub async fn user_update(
         metadata: json!({ "fields": changed }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(User {
         profile,
         email_verified,
@@ -336,9 +325,7 @@ pub async fn user_set_password(
         metadata: json!({ "sessions_ended": ended }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(user)
 }
 
@@ -359,9 +346,7 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
         metadata: json!({ "sessions_ended": ended }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok(User {
         status: Status::Disabled,
         ..user
@@ -404,7 +389,7 @@ pub async fn bootstrap(
     )
     .await?;
     let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
+    let tx = app.store.begin().await?;
     let ev = Event {
         kind: Kind::Bootstrap,
         tenant: Some(tenant.id),
@@ -412,8 +397,6 @@ pub async fn bootstrap(
         metadata: json!({ "email": user.email.as_str() }),
         ctx,
     };
-    let rec = audit::record(&mut tx, ev, now).await?;
-    tx.commit().await?;
-    rec.emit();
+    audit::commit(tx, ev, now).await?;
     Ok((tenant, user))
 }

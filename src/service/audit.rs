@@ -133,6 +133,14 @@ pub async fn record(tx: &mut Tx, e: Event<'_>, now: UnixTime) -> Result<Recorded
     Ok(Recorded(row, e.kind))
 }
 
+/// The usual end of an audited change: record `e` in `tx`, commit, then journal it.
+pub async fn commit(mut tx: Tx, e: Event<'_>, now: UnixTime) -> Result<()> {
+    let recorded = record(&mut tx, e, now).await?;
+    tx.commit().await?;
+    recorded.emit();
+    Ok(())
+}
+
 impl Recorded {
     /// Sends the journal entry (native protocol under systemd, a tracing event otherwise).
     pub fn emit(self) {

@@ -17,7 +17,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod revoke;
 pub mod sessions;
-pub mod tenant_cache;
+pub mod tenants;
 pub mod token;
 pub mod userinfo;
 

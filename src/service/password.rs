@@ -42,13 +42,7 @@ pub enum Verified {
 
 impl Hasher {
     pub fn new(cfg: &IdentityConfig) -> Result<Hasher> {
-        let params = Params::new(
-            cfg.argon2_memory_kib,
-            cfg.argon2_iterations,
-            cfg.argon2_parallelism,
-            None,
-        )
-        .map_err(|e| Error::Invalid(format!("Argon2 parameters: {e}")))?;
+        let params = params(cfg)?;
         let concurrency = cfg.hash_concurrency as usize;
         Ok(Hasher {
             params,
@@ -147,13 +141,7 @@ impl Hasher {
 /// Hashes per second on `threads` OS threads for `duration`, with the configured parameters:
 /// the physical limit any login rate is compared against.
 pub fn raw_rate(cfg: &IdentityConfig, threads: u32, duration: Duration) -> Result<f64> {
-    let params = Params::new(
-        cfg.argon2_memory_kib,
-        cfg.argon2_iterations,
-        cfg.argon2_parallelism,
-        None,
-    )
-    .map_err(|e| Error::Invalid(format!("Argon2 parameters: {e}")))?;
+    let params = params(cfg)?;
     let done = Arc::new(AtomicU64::new(0));
     let start = std::time::Instant::now();
     let workers: Vec<_> = (0..threads)
@@ -173,6 +161,17 @@ pub fn raw_rate(cfg: &IdentityConfig, threads: u32, duration: Duration) -> Resul
             .map_err(|_| Error::Internal("hash thread panicked".into()))?;
     }
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The configured Argon2id parameters (validated by the crate: memory ≥ 8 × parallelism ...).
+fn params(cfg: &IdentityConfig) -> Result<Params> {
+    Params::new(
+        cfg.argon2_memory_kib,
+        cfg.argon2_iterations,
+        cfg.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| Error::Invalid(format!("Argon2 parameters: {e}")))
 }
 
 fn hash_now(params: &Params, password: &str) -> Result<String> {

@@ -86,7 +86,7 @@ impl FromRequestParts<AppState> for TenantCtx {
         else {
             return Err(reject(parts));
         };
-        let found = app.tenants.by_slug(app, &tenant).await;
+        let found = app.tenants.get(&app.store, &tenant).await;
         match found {
             Ok(Some(t)) if t.is_active() => Ok(TenantCtx(t)),
             Ok(_) => Err(reject(parts)),

@@ -219,3 +219,98 @@ fn hash_rate_measures_the_configured_parameters() {
     assert_eq!(v["memory_kib"], 8192);
     assert_eq!(v["threads"], 1);
 }
+
+#[test]
+fn updates_change_profiles_and_names() {
+    let dir = tempdir();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    ok(&cli(&db, &["tenant", "create", "acme"], None));
+    ok(&cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "alice@example.com",
+        ],
+        None,
+    ));
+    let out = ok(&cli(
+        &db,
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            "--email",
+            "alice@example.com",
+            "--nickname",
+            "ally",
+            "--locale",
+            "en-GB",
+            "--email-verified",
+            "true",
+            "--json",
+        ],
+        None,
+    ));
+    let u: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(u["profile"]["nickname"], "ally");
+    assert_eq!(u["profile"]["locale"], "en-GB");
+    assert_eq!(u["email_verified"], true);
+    assert!(
+        err(&cli(
+            &db,
+            &[
+                "user",
+                "update",
+                "--tenant",
+                "acme",
+                "--email",
+                "alice@example.com",
+                "--picture",
+                "http://x/y.png"
+            ],
+            None
+        ))
+        .contains("https")
+    );
+    assert!(
+        err(&cli(
+            &db,
+            &[
+                "user",
+                "update",
+                "--tenant",
+                "acme",
+                "--email",
+                "alice@example.com"
+            ],
+            None
+        ))
+        .contains("nothing to change")
+    );
+    let out = ok(&cli(
+        &db,
+        &[
+            "tenant",
+            "update",
+            "acme",
+            "--name",
+            "Acme Industries",
+            "--json",
+        ],
+        None,
+    ));
+    assert!(out.contains("Acme Industries"));
+    assert!(
+        err(&cli(
+            &db,
+            &["tenant", "update", "acme", "--name", "  "],
+            None
+        ))
+        .contains("name")
+    );
+}

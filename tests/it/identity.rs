@@ -464,3 +464,46 @@ async fn bootstrap_runs_once_and_input_errors_are_clear(store: Store) {
     );
 }
 both_backends!(bootstrap_runs_once_and_input_errors_are_clear);
+
+async fn updates_are_audited(store: Store) {
+    let app = stores::app(store, &[]);
+    let ctx = Context::cli();
+    let t = tenant_with_user(&app, "acme", "alice@example.com").await;
+    let patch = admin::ProfilePatch {
+        nickname: Some("ally".into()),
+        given_name: Some("Alice".into()),
+        ..Default::default()
+    };
+    let u = admin::user_update(&app, &t, "alice@example.com", patch, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(u.profile.nickname.as_deref(), Some("ally"));
+    let clear = admin::ProfilePatch {
+        nickname: Some(String::new()),
+        ..Default::default()
+    };
+    let u = admin::user_update(&app, &t, "alice@example.com", clear, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(u.profile.nickname, None);
+    assert_eq!(
+        u.profile.given_name.as_deref(),
+        Some("Alice"),
+        "untouched fields stay"
+    );
+    let renamed = admin::tenant_update(&app, "acme", "Acme Industries", &ctx)
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "Acme Industries");
+    let types = audit_types(&app, &t).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "user.updated").count(),
+        2,
+        "{types:?}"
+    );
+    assert!(types.contains(&"tenant.updated".to_string()), "{types:?}");
+    let mut tx = app.store.read().await.unwrap();
+    let row = tx.scope(&t).audit_list(1).await.unwrap().remove(0);
+    assert!(row.metadata.contains("Acme Industries"));
+}
+both_backends!(updates_are_audited);

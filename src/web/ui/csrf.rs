@@ -2,6 +2,8 @@
 //! derived from it and the tenant. A cross-site page can make the browser send the cookie but
 //! cannot read it, so it cannot produce the matching form field.
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
@@ -41,4 +43,14 @@ pub fn verify(jar: &CookieJar, config: &Config, tenant: &Tenant, submitted: Opti
         .as_bytes()
         .ct_eq(submitted.as_bytes())
         .into()
+}
+
+/// The page for a form whose token did not match: nothing was changed, reload and retry.
+pub fn rejected(request_id: &str) -> Response {
+    super::page_error(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        "This form has expired or did not come from this site. Reload the page and try again.",
+        request_id,
+    )
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::config::Config;
 use crate::domain::tenant::Tenant;
 use crate::service::login::{self, Attempt, BAD_CREDENTIALS, Failed};
@@ -31,6 +31,22 @@ struct LoginPage<'a> {
     signed_in_as: Option<String>,
     logout_action: String,
     request_id: &'a str,
+}
+
+impl<'a> LoginPage<'a> {
+    fn new(app: &App, tenant: &'a Tenant, csrf: &'a str, request_id: &'a str) -> LoginPage<'a> {
+        LoginPage {
+            tenant_name: &tenant.display_name,
+            action: tenant_path(&app.config, tenant, "login"),
+            csrf,
+            return_to: None,
+            email: "",
+            error: None,
+            signed_in_as: None,
+            logout_action: tenant_path(&app.config, tenant, "logout"),
+            request_id,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -109,15 +125,10 @@ pub async fn show(
     let (jar, token) = csrf::issue(jar, &app.config, &tenant);
     let email = q.login_hint.unwrap_or_default();
     let page = LoginPage {
-        tenant_name: &tenant.display_name,
-        action: tenant_path(&app.config, &tenant, "login"),
-        csrf: &token,
         return_to: return_to.as_deref(),
         email: email.trim(),
-        error: None,
         signed_in_as,
-        logout_action: tenant_path(&app.config, &tenant, "logout"),
-        request_id: &req.0,
+        ..LoginPage::new(&app, &tenant, &token, &req.0)
     };
     (jar, render(StatusCode::OK, &page)).into_response()
 }
@@ -150,12 +161,7 @@ pub async fn submit(
         }
     };
     if !csrf::verify(&jar, &app.config, &tenant, form.csrf.as_deref()) {
-        return page_error(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
-            &req.0,
-        );
+        return csrf::rejected(&req.0);
     }
     let return_to = match form.return_to.as_deref().filter(|s| !s.is_empty()) {
         Some(r) => match valid_return_to(&app.config, &tenant, r) {
@@ -186,15 +192,10 @@ pub async fn submit(
         Err(Failed::BadCredentials) => {
             let (jar, token) = csrf::issue(jar, &app.config, &tenant);
             let page = LoginPage {
-                tenant_name: &tenant.display_name,
-                action: tenant_path(&app.config, &tenant, "login"),
-                csrf: &token,
                 return_to: return_to.as_deref(),
                 email: email.trim(),
                 error: Some(BAD_CREDENTIALS),
-                signed_in_as: None,
-                logout_action: tenant_path(&app.config, &tenant, "logout"),
-                request_id: &req.0,
+                ..LoginPage::new(&app, &tenant, &token, &req.0)
             };
             (jar, render(StatusCode::UNAUTHORIZED, &page)).into_response()
         }

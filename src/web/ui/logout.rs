@@ -15,7 +15,7 @@ use crate::web::extract::{RequestContext, TenantCtx};
 use crate::web::middleware::RequestId;
 
 use super::login::{service_error, tenant_path};
-use super::{cookies, csrf, page_error, render};
+use super::{cookies, csrf, render};
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
@@ -39,12 +39,7 @@ pub async fn submit(
 ) -> Response {
     let submitted = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
     if !csrf::verify(&jar, &app.config, &tenant, submitted) {
-        return page_error(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This sign-out form has expired or did not come from this site. Reload the page and try again.",
-            &req.0,
-        );
+        return csrf::rejected(&req.0);
     }
     if let Some(token) = cookies::get(&jar, &app.config, cookies::SESSION)
         && let Err(e) = sessions::logout(&app, &tenant, &token, &ctx).await
