@@ -336,7 +336,6 @@ async fn main() {
         rs256_limit()
     );
     println!(
-        "daemon RSS: idle {} KiB before the run, peak {} KiB",
-        idle, peak
+        "daemon RSS: {idle} KiB after key loading and the first code flow, peak {peak} KiB under load"
     );
 }
