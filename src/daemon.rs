@@ -194,9 +194,11 @@ async fn wait_for_stop(app: &AppState, signals: Signals) {
     }
 }
 
-/// SIGHUP: re-reads the reloadable settings (the log filter) from `OPENTRUSTY_ENV_FILE`.
+/// SIGHUP: re-reads the reloadable settings (the log filter from `OPENTRUSTY_ENV_FILE`) and
+/// drops the cached signing keys so they are read again from the database.
 fn reload(app: &AppState) {
     systemd::reloading();
+    app.keys.invalidate_all();
     let filter = match &app.config.env_file {
         Some(path) => match envfile::read(path) {
             Ok(vars) => vars

@@ -60,6 +60,14 @@ impl Keys {
             .await
     }
 
+    /// Forgets every tenant's parsed keys (SIGHUP: the next request re-reads the database, so
+    /// a key rotated by the CLI is picked up at once instead of within `CACHE_TTL`).
+    pub fn invalidate_all(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            c.clear();
+        }
+    }
+
     pub fn invalidate(&self, tenant: TenantId) {
         if let Ok(mut c) = self.cache.write() {
             c.remove(&tenant);

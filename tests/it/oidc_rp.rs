@@ -515,3 +515,68 @@ async fn http_surface_rules() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
 }
+
+/// `keys rotate` from the CLI, then SIGHUP: the daemon publishes the new key at once (the
+/// rotation is made active immediately here, so it also signs with it).
+#[test]
+fn cli_rotation_is_seen_after_sighup() {
+    let site = site(&[]);
+    let dir = site._dir.path().to_str().unwrap().to_owned();
+    let jwks = || {
+        crate::common::http::get(&site.target, "/t/acme/jwks.json")
+            .unwrap()
+            .json()
+    };
+    let before = jwks();
+    assert_eq!(before["keys"].as_array().unwrap().len(), 1);
+    // The CLI must use the daemon's key-encryption key: here the generated one in its state dir.
+    let out = std::process::Command::new(crate::common::BIN)
+        .args([
+            "keys",
+            "rotate",
+            "--tenant",
+            "acme",
+            "--activate-in",
+            "0",
+            "--json",
+        ])
+        .env_clear()
+        .env("OPENTRUSTY_DATABASE_URL", &site.db)
+        .env("STATE_DIRECTORY", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    site.daemon.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        crate::common::eventually(std::time::Duration::from_secs(5), || {
+            jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == new["kid"])
+        }),
+        "the rotated key is published after SIGHUP"
+    );
+    let after = jwks();
+    assert_eq!(
+        after["keys"].as_array().unwrap().len(),
+        2,
+        "the old key stays published"
+    );
+    let list = std::process::Command::new(crate::common::BIN)
+        .args(["keys", "list", "--tenant", "acme"])
+        .env_clear()
+        .env("OPENTRUSTY_DATABASE_URL", &site.db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("active") && text.contains("retired"),
+        "{text}"
+    );
+}
