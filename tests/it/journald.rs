@@ -70,6 +70,8 @@ fn journal_run(
         .env("OPENTRUSTY_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("OPENTRUSTY_ARGON2_MEMORY_KIB", "8192")
         .env("OPENTRUSTY_DATABASE_URL", db)
+        // The generated key-encryption key belongs in the test directory, not the cwd.
+        .env("STATE_DIRECTORY", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
