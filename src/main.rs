@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         | Command::Migrate
         | Command::Bootstrap(_)
         | Command::Tenant(_)
-        | Command::User(_) => {}
+        | Command::User(_)
+        | Command::Audit(_) => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     };
     if matches!(
         command,
-        Command::Bootstrap(_) | Command::Tenant(_) | Command::User(_)
+        Command::Bootstrap(_) | Command::Tenant(_) | Command::User(_) | Command::Audit(_)
     ) {
         // Operator commands print their own results; only warnings and errors are logged.
         logging::init("warn", config.log_format);

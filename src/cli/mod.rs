@@ -53,6 +53,8 @@ pub enum Command {
     /// Manage the users of a tenant.
     #[command(subcommand)]
     User(identity::UserCommand),
+    /// Show the newest audit events (security events) of a tenant or of the installation.
+    Audit(identity::AuditArgs),
     /// Measure Argon2id hashes per second with the configured parameters (to size
     /// OPENTRUSTY_ARGON2_* and OPENTRUSTY_HASH_CONCURRENCY for this machine).
     HashRate {
