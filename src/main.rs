@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         | Command::Tenant(_)
         | Command::User(_)
         | Command::Client(_)
-        | Command::Keys(_) => {}
+        | Command::Keys(_)
+        | Command::Audit(_) => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
             | Command::User(_)
             | Command::Client(_)
             | Command::Keys(_)
+            | Command::Audit(_)
     ) {
         // Operator commands print their own results; only warnings and errors are logged.
         logging::init("warn", config.log_format);

@@ -37,6 +37,18 @@ pub struct BootstrapArgs {
     pub out: Output,
 }
 
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Only this tenant's events (without it: installation-wide events).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// How many of the newest events to show.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub limit: i64,
+    #[command(flatten)]
+    pub out: Output,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
     /// Create a tenant; its issuer is {OPENTRUSTY_PUBLIC_URL}/t/SLUG.
@@ -182,6 +194,7 @@ pub fn run(config: Config, command: super::Command) -> ExitCode {
             super::Command::User(cmd) => user(&app, cmd).await,
             super::Command::Client(cmd) => super::oauth::client(&app, cmd).await,
             super::Command::Keys(cmd) => super::oauth::keys(&app, cmd).await,
+            super::Command::Audit(args) => audit(&app, args).await,
             _ => Err(service::Error::Internal("not an operator command".into())),
         };
         app.store.close().await;
@@ -433,5 +446,41 @@ async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
             print(&out, user_json(&u, now), format!("disabled {}", u.email));
         }
     }
+    Ok(())
+}
+
+async fn audit(app: &App, args: AuditArgs) -> service::Result<()> {
+    let tenant = match &args.tenant {
+        Some(slug) => Some(admin::tenant(app, slug).await?),
+        None => None,
+    };
+    let rows = admin::audit_list(app, tenant.as_ref(), args.limit).await?;
+    let when = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .ok()
+            .and_then(|d| {
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| t.to_string())
+    };
+    let value = json!(rows);
+    let text = rows
+        .iter()
+        .map(|r| {
+            let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            format!(
+                "{}  {:<18} actor={} target={} ip={} {}",
+                when(r.created_at),
+                r.event_type,
+                o(&r.actor),
+                o(&r.target),
+                o(&r.ip),
+                r.metadata
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    print(&args.out, value, text);
     Ok(())
 }

@@ -60,6 +60,8 @@ pub enum Command {
     /// Rotate and list a tenant's signing keys.
     #[command(subcommand)]
     Keys(oauth::KeysCommand),
+    /// Show the newest audit events (security events) of a tenant or of the installation.
+    Audit(identity::AuditArgs),
     /// Measure Argon2id hashes per second with the configured parameters (to size
     /// OPENTRUSTY_ARGON2_* and OPENTRUSTY_HASH_CONCURRENCY for this machine).
     HashRate {

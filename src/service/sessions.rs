@@ -97,6 +97,15 @@ pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<C
     Ok(Some(Current { session, user }))
 }
 
+/// Drops the session a browser had before it logged in again (the new login is audited; this
+/// only keeps a replaced session from living on until it expires).
+pub async fn discard(app: &App, tenant: &Tenant, token: &str) -> Result<()> {
+    let mut tx = app.store.begin().await?;
+    tx.scope(tenant).session_delete(&hash_token(token)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Ends the session behind `token` (if any) and audits it.
 pub async fn logout(app: &App, tenant: &Tenant, token: &str, ctx: &Context) -> Result<bool> {
     let now = app.clock.now();

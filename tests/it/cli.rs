@@ -314,3 +314,57 @@ fn updates_change_profiles_and_names() {
         .contains("name")
     );
 }
+
+#[test]
+fn audit_list_shows_what_happened() {
+    let dir = tempdir();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    ok(&cli(&db, &["tenant", "create", "acme"], None));
+    ok(&cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "alice@example.com",
+        ],
+        None,
+    ));
+    ok(&cli(
+        &db,
+        &[
+            "user",
+            "disable",
+            "--tenant",
+            "acme",
+            "--email",
+            "alice@example.com",
+        ],
+        None,
+    ));
+    let out = ok(&cli(
+        &db,
+        &["audit", "--tenant", "acme", "--json", "--limit", "2"],
+        None,
+    ));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let types: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["user.disabled", "user.created"],
+        "newest first, limited"
+    );
+    assert!(rows[0]["actor"].as_str().unwrap().starts_with("cli:uid="));
+    let text = ok(&cli(&db, &["audit", "--tenant", "acme"], None));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().last().unwrap().contains("tenant.created"));
+    assert!(err(&cli(&db, &["audit", "--tenant", "nope"], None)).contains("tenant not found"));
+    assert!(!cli(&db, &["audit", "--limit", "0"], None).status.success());
+}

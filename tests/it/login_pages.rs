@@ -513,3 +513,40 @@ fn login_attempts_are_throttled_per_account_and_per_ip() {
     assert_eq!(attempt("bob%40example.com").status, 401);
     assert_eq!(attempt("carol%40example.com").status, 429, "per-IP limit");
 }
+
+#[test]
+fn a_new_login_replaces_the_previous_session() {
+    let site = site(&[]);
+    let login = |cookie: &str| {
+        let (csrf, token, _) = login_form(&site, "acme", "");
+        let c = if cookie.is_empty() {
+            csrf
+        } else {
+            format!("{csrf}; {cookie}")
+        };
+        let res = post_login(
+            &site,
+            "acme",
+            &c,
+            &format!("csrf={token}&email=alice%40example.com&password=password-acme"),
+        );
+        session_cookie(&res).expect("session")
+    };
+    let first = login("");
+    let second = login(&first);
+    assert_ne!(first, second, "a new id on every login");
+    let signed_in = |cookie: &str| {
+        http::send(
+            &site.target,
+            "GET",
+            "/t/acme/login",
+            &[format!("Cookie: {cookie}")],
+            None,
+        )
+        .unwrap()
+        .body
+        .contains("signed in as")
+    };
+    assert!(signed_in(&second));
+    assert!(!signed_in(&first), "the replaced session no longer works");
+}

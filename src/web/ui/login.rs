@@ -178,6 +178,11 @@ pub async fn submit(
     };
     match login::login(&app, &tenant, attempt, &ctx).await {
         Ok(done) => {
+            if let Some(previous) = cookies::get(&jar, &app.config, cookies::SESSION)
+                && let Err(e) = sessions::discard(&app, &tenant, &previous).await
+            {
+                tracing::warn!(error = %e, "could not drop the replaced session");
+            }
             let max_age = app.config.identity.session_lifetime.as_secs() as i64;
             // A new id on every login: the old cookie (if any) is simply replaced.
             let jar = jar.add(cookies::build(
