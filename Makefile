@@ -28,7 +28,7 @@ lint: ## formatting and clippy, as CI runs them
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-bench: bench-identity ## benchmarks of the static binary (numbers, not pass/fail)
+bench: bench-identity bench-oidc ## benchmarks of the static binary (numbers, not pass/fail)
 
 bench-identity: build ## start-up, idle RSS, logins/s vs raw Argon2id, /health/ready under hash saturation
 	$(CARGO) run --quiet --example identity-bench -- $(BIN) $${BENCH_SECONDS:-10}
@@ -40,3 +40,4 @@ clean:
 	$(CARGO) clean
 
 -include packaging/packaging.mk
+-include bench/bench.mk
