@@ -347,6 +347,22 @@ async fn openidconnect_crate_full_flow() {
         res.headers()["location"],
         "https://rp.example/bye?state=xyz"
     );
+    // The same request by POST (RP-Initiated Logout 1.0 §2: the OP supports GET and POST).
+    let res = http
+        .post(format!("{issuer}/logout"))
+        .form(&[
+            ("id_token_hint", id_token.to_string().as_str()),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "p0st"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    assert_eq!(
+        res.headers()["location"],
+        "https://rp.example/bye?state=p0st"
+    );
     // An unregistered post-logout URI is refused on a page, never redirected to.
     let res = http.get(format!("{issuer}/logout?id_token_hint={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", id_token)).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 400);

@@ -11,11 +11,14 @@ use axum_extra::extract::cookie::CookieJar;
 
 use super::authorize::found;
 use super::form_pairs;
-use crate::app::AppState;
+use crate::app::{App, AppState};
+use crate::domain::tenant::Tenant;
+use crate::service::Context;
 use crate::service::end_session::{self, Plan};
 use crate::web::extract::{RequestContext, TenantCtx};
 use crate::web::middleware::RequestId;
 use crate::web::ui::login::tenant_path;
+use crate::web::ui::logout::SignedOut;
 use crate::web::ui::{cookies, csrf, page_error, render};
 
 #[derive(Template)]
@@ -28,13 +31,6 @@ struct Confirm<'a> {
     request_id: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "signed_out.html")]
-struct SignedOut<'a> {
-    tenant_name: &'a str,
-    login_link: String,
-}
-
 pub async fn get(
     State(app): State<AppState>,
     TenantCtx(tenant): TenantCtx,
@@ -43,36 +39,57 @@ pub async fn get(
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match form_pairs(query.unwrap_or_default().as_bytes()) {
+    run(
+        &app,
+        &tenant,
+        &req.0,
+        &ctx,
+        jar,
+        query.unwrap_or_default().as_bytes(),
+    )
+    .await
+}
+
+/// The logout request itself, from a query (GET) or a form body (POST; the login pages'
+/// `POST /logout` hands over requests that are not its own CSRF-checked form).
+pub async fn run(
+    app: &App,
+    tenant: &Tenant,
+    request_id: &str,
+    ctx: &Context,
+    jar: CookieJar,
+    raw: &[u8],
+) -> Response {
+    let params = match form_pairs(raw) {
         Ok(p) => p,
         Err(e) => {
             return page_error(
                 StatusCode::BAD_REQUEST,
                 "Invalid request",
                 &e.description,
-                &req.0,
+                request_id,
             );
         }
     };
     let token = cookies::get(&jar, &app.config, cookies::SESSION);
-    match end_session::end_session(&app, &tenant, &params, token.as_deref(), &ctx).await {
+    match end_session::end_session(app, tenant, &params, token.as_deref(), ctx).await {
         Err(_) => page_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
             "The server could not complete the request.",
-            &req.0,
+            request_id,
         ),
         Ok(Plan::Refuse(msg)) => {
-            page_error(StatusCode::BAD_REQUEST, "Invalid request", &msg, &req.0)
+            page_error(StatusCode::BAD_REQUEST, "Invalid request", &msg, request_id)
         }
         Ok(Plan::Confirm { client_name }) => {
-            let (jar, csrf) = csrf::issue(jar, &app.config, &tenant);
+            let (jar, csrf) = csrf::issue(jar, &app.config, tenant);
             let page = Confirm {
                 tenant_name: &tenant.display_name,
                 client_name,
-                action: tenant_path(&app.config, &tenant, "logout"),
+                action: tenant_path(&app.config, tenant, "logout"),
                 csrf: &csrf,
-                request_id: &req.0,
+                request_id,
             };
             (jar, render(StatusCode::OK, &page)).into_response()
         }
@@ -83,7 +100,7 @@ pub async fn get(
                 None => {
                     let page = SignedOut {
                         tenant_name: &tenant.display_name,
-                        login_link: tenant_path(&app.config, &tenant, "login"),
+                        login_link: tenant_path(&app.config, tenant, "login"),
                     };
                     (jar, render(StatusCode::OK, &page)).into_response()
                 }

@@ -1,13 +1,14 @@
-//! `POST {issuer}/logout` from our own pages: ends the session (CSRF-checked) and shows the
-//! signed-out page.
+//! `POST {issuer}/logout`: our own sign-out form (CSRF-checked; ends the session and shows the
+//! signed-out page), or an RP-Initiated Logout request sent by POST, handed to `oauth::end_session`.
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, State};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::service::sessions;
@@ -15,18 +16,13 @@ use crate::web::extract::{RequestContext, TenantCtx};
 use crate::web::middleware::RequestId;
 
 use super::login::{service_error, tenant_path};
-use super::{cookies, csrf, render};
+use super::{cookies, csrf, page_error, render};
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-struct SignedOut<'a> {
-    tenant_name: &'a str,
-    login_link: String,
-}
-
-#[derive(Deserialize, Default)]
-pub struct LogoutForm {
-    csrf: Option<String>,
+pub struct SignedOut<'a> {
+    pub tenant_name: &'a str,
+    pub login_link: String,
 }
 
 pub async fn submit(
@@ -35,10 +31,25 @@ pub async fn submit(
     Extension(req): Extension<RequestId>,
     RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
-    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let submitted = form.as_ref().ok().and_then(|f| f.csrf.as_deref());
-    if !csrf::verify(&jar, &app.config, &tenant, submitted) {
+    let Ok(body) = body else {
+        return page_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The form could not be read.",
+            &req.0,
+        );
+    };
+    let csrf_field = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    // Without our CSRF field this is an RP-Initiated Logout request by POST (id_token_hint,
+    // post_logout_redirect_uri, state ...), which the spec requires next to GET.
+    let Some(submitted) = csrf_field else {
+        return crate::web::oauth::end_session::run(&app, &tenant, &req.0, &ctx, jar, &body).await;
+    };
+    if !csrf::verify(&jar, &app.config, &tenant, Some(&submitted)) {
         return csrf::rejected(&req.0);
     }
     if let Some(token) = cookies::get(&jar, &app.config, cookies::SESSION)
