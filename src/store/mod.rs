@@ -164,11 +164,11 @@ impl Store {
         })
     }
 
-    /// Starts a read-only unit of work (a deferred transaction on SQLite: no write lock).
+    /// Starts a read-only unit of work: a pooled connection, no transaction (see [`Tx`]).
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(p) => Tx::SqliteRead(p.acquire().await?),
+            Store::Postgres(p) => Tx::PostgresRead(p.acquire().await?),
         })
     }
 
@@ -180,10 +180,15 @@ impl Store {
     }
 }
 
-/// An open transaction. Dropped without [`Tx::commit`], it rolls back.
+/// A unit of work: a transaction (dropped without [`Tx::commit`], it rolls back), or for
+/// [`Store::read`] a plain pooled connection. Reads skip BEGIN/COMMIT because every statement
+/// costs a hand-off to sqlx's connection thread (SQLite) or a round trip (PostgreSQL), and
+/// that overhead tripled the cost of one-query reads such as introspection.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    SqliteRead(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    PostgresRead(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl Tx {
@@ -191,6 +196,8 @@ impl Tx {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
+            // Nothing to commit: each statement of a read ran on its own.
+            Tx::SqliteRead(_) | Tx::PostgresRead(_) => {}
         }
         Ok(())
     }
@@ -203,6 +210,8 @@ macro_rules! on_tx {
         match $tx {
             $crate::store::Tx::Sqlite($conn) => $body,
             $crate::store::Tx::Postgres($conn) => $body,
+            $crate::store::Tx::SqliteRead($conn) => $body,
+            $crate::store::Tx::PostgresRead($conn) => $body,
         }
     };
 }
