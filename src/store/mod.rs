@@ -1,6 +1,6 @@
 //! Persistence: the only module that names sqlx. One API over two backends — SQLite (embedded
 //! default, WAL) and PostgreSQL (production, scale-out). Queries are written once in portable SQL
-//! (`$1` placeholders, integer unix timestamps, text ids) and dispatched per method by
+//! (`$1` bind parameters, integer unix timestamps, text ids) and dispatched per method by
 //! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
 
 pub mod audit;
