@@ -1,7 +1,11 @@
 //! OpenTrusty: a multi-tenant OAuth 2.0 / OpenID Connect identity provider, shipped as one
 //! static binary that runs as a systemd-native daemon.
 //!
-//! Module map (dependencies point one way: `web -> service -> {protocol, store} -> domain`):
+//! Module map (dependencies point one way: `web -> service -> {protocol, store} -> domain`).
+//! Additions to the DESIGN §6 layout, on purpose: `daemon`, `logging`, `process` and `envfile`
+//! keep `main.rs` and `systemd.rs` small; `cli/` has one file per command group. Outside `src/`:
+//! `bench/` holds the benchmarks behind `make bench`, and `askama.toml` points the template
+//! engine at `src/web/ui/templates/`.
 
 /// Composition root: shared `App` state, `run(listeners, shutdown)` with a bounded drain.
 pub mod app;
@@ -19,7 +23,7 @@ pub mod domain;
 pub mod envfile;
 /// Tracing subscriber: journald, text or JSON; reloadable filter.
 pub mod logging;
-/// Process hygiene: root refusal or privilege drop, umask, non-dumpable.
+/// Process hygiene: root refusal or privilege drop, umask, non-dumpable, no huge pages.
 pub mod process;
 /// OAuth 2.0 / OIDC rules as pure functions taking `now`, and the JOSE helpers (JWS, JWK,
 /// thumbprints over aws-lc-rs) in `protocol::jose`.
