@@ -167,9 +167,15 @@ impl Store {
     /// Starts a read-only unit of work: a pooled connection, no transaction (see [`Tx`]).
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::SqliteRead(p.acquire().await?),
-            Store::Postgres(p) => Tx::PostgresRead(p.acquire().await?),
+            Store::Sqlite(p) => Tx::SqliteConn(p.acquire().await?),
+            Store::Postgres(p) => Tx::PostgresConn(p.acquire().await?),
         })
+    }
+
+    /// A connection for work that is a single write statement (atomic on its own), so it needs
+    /// no surrounding transaction.
+    pub async fn autocommit(&self) -> Result<Tx> {
+        self.read().await
     }
 
     pub async fn close(&self) {
@@ -181,14 +187,15 @@ impl Store {
 }
 
 /// A unit of work: a transaction (dropped without [`Tx::commit`], it rolls back), or for
-/// [`Store::read`] a plain pooled connection. Reads skip BEGIN/COMMIT because every statement
-/// costs a hand-off to sqlx's connection thread (SQLite) or a round trip (PostgreSQL), and
-/// that overhead tripled the cost of one-query reads such as introspection.
+/// [`Store::read`] and [`Store::autocommit`] a plain pooled connection on which every statement
+/// commits on its own. Those skip BEGIN/COMMIT because every statement costs a hand-off to
+/// sqlx's connection thread (SQLite) or a round trip (PostgreSQL): that overhead tripled the
+/// cost of one-query reads (introspection) and one-statement writes (client_credentials).
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    SqliteRead(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-    PostgresRead(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    SqliteConn(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    PostgresConn(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl Tx {
@@ -197,7 +204,7 @@ impl Tx {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
             // Nothing to commit: each statement of a read ran on its own.
-            Tx::SqliteRead(_) | Tx::PostgresRead(_) => {}
+            Tx::SqliteConn(_) | Tx::PostgresConn(_) => {}
         }
         Ok(())
     }
@@ -210,8 +217,8 @@ macro_rules! on_tx {
         match $tx {
             $crate::store::Tx::Sqlite($conn) => $body,
             $crate::store::Tx::Postgres($conn) => $body,
-            $crate::store::Tx::SqliteRead($conn) => $body,
-            $crate::store::Tx::PostgresRead($conn) => $body,
+            $crate::store::Tx::SqliteConn($conn) => $body,
+            $crate::store::Tx::PostgresConn($conn) => $body,
         }
     };
 }

@@ -36,7 +36,6 @@ pub async fn exchange(
 ) -> Result<Issued, Error> {
     let now = app.clock.now();
     let client = authenticate(app, tenant, presented).await?;
-    let tx = app.store.begin().await.map_err(internal)?;
     let grant = match &req {
         TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
@@ -48,6 +47,13 @@ pub async fn exchange(
             grant.as_str()
         )));
     }
+    // client_credentials writes one row: no transaction around it. The other grants read and
+    // write several rows atomically.
+    let tx = match &req {
+        TokenRequest::ClientCredentials { .. } => app.store.autocommit().await,
+        _ => app.store.begin().await,
+    }
+    .map_err(internal)?;
     match req {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::client_credentials(tx, tenant, &client, scope, now).await
