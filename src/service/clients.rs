@@ -166,8 +166,8 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
     tx.scope(tenant)
         .client_insert(&client, secret.as_deref().map(secret::hash).as_deref(), now)
         .await?;
-    let rec = audit::record(
-        &mut tx,
+    audit::commit(
+        tx,
         Event {
             kind: Kind::ClientCreated,
             tenant: Some(tenant.id),
@@ -178,9 +178,7 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
         now,
     )
     .await?;
-    tx.commit().await?;
     app.clients.invalidate(tenant.id, &client.client_id);
-    rec.emit();
     Ok(Created { client, secret })
 }
 
@@ -215,8 +213,8 @@ pub async fn rotate_secret(
             crate::store::Error::NotFound => Error::NotFound("confidential client"),
             e => e.into(),
         })?;
-    let rec = audit::record(
-        &mut tx,
+    audit::commit(
+        tx,
         Event {
             kind: Kind::ClientSecretRotated,
             tenant: Some(tenant.id),
@@ -227,9 +225,7 @@ pub async fn rotate_secret(
         now,
     )
     .await?;
-    tx.commit().await?;
     app.clients.invalidate(tenant.id, client_id);
-    rec.emit();
     Ok(s)
 }
 
@@ -244,8 +240,8 @@ pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) 
             crate::store::Error::NotFound => Error::NotFound("client"),
             e => e.into(),
         })?;
-    let rec = audit::record(
-        &mut tx,
+    audit::commit(
+        tx,
         Event {
             kind: Kind::ClientDeleted,
             tenant: Some(tenant.id),
@@ -256,8 +252,6 @@ pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) 
         now,
     )
     .await?;
-    tx.commit().await?;
     app.clients.invalidate(tenant.id, client_id);
-    rec.emit();
     Ok(())
 }

@@ -46,8 +46,8 @@ pub async fn revoke(
     } else {
         return Ok(());
     };
-    let rec = audit::record(
-        &mut tx,
+    audit::commit(
+        tx,
         Event {
             kind: Kind::TokenRevoked,
             tenant: Some(tenant.id),
@@ -59,7 +59,5 @@ pub async fn revoke(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
-    rec.emit();
     Ok(())
 }

@@ -43,8 +43,8 @@ pub(super) async fn authorization_code(
                 .code_tokens_revoke(&code_hash, now)
                 .await
                 .map_err(internal)?;
-            let rec = audit::record(
-                &mut tx,
+            audit::commit(
+                tx,
                 Event {
                     kind: Kind::CodeReplayed,
                     tenant: Some(tenant.id),
@@ -56,8 +56,6 @@ pub(super) async fn authorization_code(
             )
             .await
             .map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
-            rec.emit();
             return Err(bad());
         }
         Take::Fresh(row) => row,

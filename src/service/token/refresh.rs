@@ -57,15 +57,13 @@ pub(super) async fn refresh_grant(
                 .family_revoke(&row.family_id, now)
                 .await
                 .map_err(internal)?;
-            let rec = audit::record(&mut tx, Event {
+            audit::commit(tx, Event {
                 kind: Kind::RefreshTokenReused,
                 tenant: Some(tenant.id),
                 target: Some(format!("user:{}", row.user_id)),
                 metadata: json!({ "client_id": client.client_id, "family": row.family_id, "revoked_tokens": n }),
                 ctx,
             }, now).await.map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
-            rec.emit();
             return Err(bad());
         }
         Verdict::Rotate => {
