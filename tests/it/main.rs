@@ -10,6 +10,7 @@ mod daemon;
 mod identity;
 mod journald;
 mod login_pages;
+mod oauth_lifecycle;
 mod oauth_suite;
 mod oidc_authlib;
 mod oidc_browser;

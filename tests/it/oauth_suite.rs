@@ -9,35 +9,35 @@ use opentrusty::domain::client::{AuthMethod, Client};
 use opentrusty::domain::tenant::{Slug, Tenant};
 use opentrusty::domain::user::Profile;
 use opentrusty::protocol::token::{Issued, TokenRequest};
-use opentrusty::protocol::{Code, Error, keyring};
+use opentrusty::protocol::{Code, Error};
 use opentrusty::service::authorize::{self, Outcome};
 use opentrusty::service::client_auth::Presented;
 use opentrusty::service::clients::{self, NewClient};
 use opentrusty::service::userinfo::Refused;
-use opentrusty::service::{Context, admin, introspect, keys, revoke, sessions, token, userinfo};
+use opentrusty::service::{Context, admin, introspect, revoke, sessions, token, userinfo};
 use opentrusty::store::Store;
 
 use crate::both_backends;
 use crate::common::stores;
 
-const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const CB: &str = "https://rp.example/cb";
+pub(crate) const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub(crate) const CB: &str = "https://rp.example/cb";
 
-struct World {
-    app: AppState,
-    a: Tenant,
-    b: Tenant,
-    rp: (Client, String),
-    svc: (Client, String),
-    b_rp: (Client, String),
-    session: String,
+pub(crate) struct World {
+    pub(crate) app: AppState,
+    pub(crate) a: Tenant,
+    pub(crate) b: Tenant,
+    pub(crate) rp: (Client, String),
+    pub(crate) svc: (Client, String),
+    pub(crate) b_rp: (Client, String),
+    pub(crate) session: String,
 }
 
-fn app(store: Store) -> AppState {
+pub(crate) fn app(store: Store) -> AppState {
     stores::app(store, &[("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK)])
 }
 
-async fn tenant(app: &AppState, slug: &str) -> Tenant {
+pub(crate) async fn tenant(app: &AppState, slug: &str) -> Tenant {
     let mut tx = app.store.begin().await.unwrap();
     let t = tx
         .tenant_insert(&Slug::parse(slug).unwrap(), slug, app.clock.now())
@@ -47,7 +47,7 @@ async fn tenant(app: &AppState, slug: &str) -> Tenant {
     t
 }
 
-async fn client(
+pub(crate) async fn client(
     app: &AppState,
     t: &Tenant,
     grants: &[&str],
@@ -71,7 +71,7 @@ async fn client(
     (c.client, c.secret.unwrap())
 }
 
-async fn world(store: Store) -> World {
+pub(crate) async fn world(store: Store) -> World {
     let app = app(store);
     let a = tenant(&app, "acme").await;
     let b = tenant(&app, "beta").await;
@@ -123,7 +123,7 @@ async fn world(store: Store) -> World {
     }
 }
 
-fn basic(c: &(Client, String)) -> Presented {
+pub(crate) fn basic(c: &(Client, String)) -> Presented {
     Presented {
         client_id: c.0.client_id.clone(),
         secret: Some(c.1.clone()),
@@ -131,7 +131,7 @@ fn basic(c: &(Client, String)) -> Presented {
     }
 }
 
-async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Outcome> {
+pub(crate) async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Outcome> {
     let mut p: HashMap<String, String> = [
         ("response_type", "code"),
         ("client_id", w.rp.0.client_id.as_str()),
@@ -161,7 +161,7 @@ async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Outcome> {
     }
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     w: &World,
     t: &Tenant,
     who: &(Client, String),
@@ -170,7 +170,7 @@ async fn exchange(
     token::exchange(&w.app, t, &basic(who), req, &Context::default()).await
 }
 
-fn by_code(c: &str) -> TokenRequest {
+pub(crate) fn by_code(c: &str) -> TokenRequest {
     TokenRequest::AuthorizationCode {
         code: c.into(),
         redirect_uri: Some(CB.into()),
@@ -178,7 +178,7 @@ fn by_code(c: &str) -> TokenRequest {
     }
 }
 
-fn by_refresh(r: &str) -> TokenRequest {
+pub(crate) fn by_refresh(r: &str) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: r.into(),
         scope: None,
@@ -585,147 +585,6 @@ async fn prompt_max_age_and_hint(store: Store) {
     assert!(matches!(consent(None).await.unwrap(), Outcome::Redirect(to) if to.contains("code=")));
 }
 both_backends!(prompt_max_age_and_hint);
-
-async fn two_nodes_agree_on_keys_through_rotation(store: Store) {
-    let w = world(store.clone()).await;
-    let node2 = app(store);
-    let k1 = w.app.keys.for_tenant(&w.app, &w.a).await.unwrap();
-    let k2 = node2.keys.for_tenant(&node2, &w.a).await.unwrap();
-    assert_eq!(k1.jwks, k2.jwks, "both nodes publish the same JWKS");
-    let now = w.app.clock.now();
-    let old = k1
-        .signer(opentrusty::domain::client::SigningAlg::RS256, now)
-        .unwrap()
-        .kid
-        .clone();
-    // Node 1 rotates; after its cache period node 2 publishes the next key, but neither signs
-    // with it before it activates.
-    let next = keys::rotate(
-        &w.app,
-        &w.a,
-        opentrusty::domain::client::SigningAlg::RS256,
-        keyring::PUBLISH_LEAD,
-    )
-    .await
-    .unwrap();
-    node2.clock.advance(61);
-    w.app.clock.advance(61);
-    let k2 = node2.keys.for_tenant(&node2, &w.a).await.unwrap();
-    assert!(k2.jwks.contains(&next.kid) && k2.jwks.contains(&old));
-    assert_eq!(
-        keys::signer(&node2, &w.a, opentrusty::domain::client::SigningAlg::RS256)
-            .await
-            .unwrap()
-            .kid,
-        old
-    );
-    node2.clock.advance(keyring::PUBLISH_LEAD);
-    w.app.clock.advance(keyring::PUBLISH_LEAD);
-    for n in [&w.app, &node2] {
-        assert_eq!(
-            keys::signer(n, &w.a, opentrusty::domain::client::SigningAlg::RS256)
-                .await
-                .unwrap()
-                .kid,
-            next.kid
-        );
-        assert!(
-            n.keys
-                .for_tenant(n, &w.a)
-                .await
-                .unwrap()
-                .jwks
-                .contains(&old),
-            "retired key stays published"
-        );
-    }
-    // Once every token the old key signed has expired, housekeeping drops it.
-    w.app.clock.advance(keyring::MAX_SIGNED_LIFETIME);
-    keys::maintain(&w.app, &w.a).await.unwrap();
-    let k = w.app.keys.for_tenant(&w.app, &w.a).await.unwrap();
-    assert!(!k.jwks.contains(&old) && k.jwks.contains(&next.kid));
-    // Concurrent first keys for a fresh tenant: one generation wins, both nodes agree.
-    let c = tenant(&w.app, "gamma").await;
-    let (x, y) = tokio::join!(
-        w.app.keys.for_tenant(&w.app, &c),
-        node2.keys.for_tenant(&node2, &c)
-    );
-    assert_eq!(x.unwrap().jwks, y.unwrap().jwks);
-}
-both_backends!(two_nodes_agree_on_keys_through_rotation);
-
-async fn clients_lifecycle(store: Store) {
-    let w = world(store).await;
-    let s = clients::rotate_secret(&w.app, &w.a, &w.svc.0.client_id, &Context::default())
-        .await
-        .unwrap();
-    let cc = TokenRequest::ClientCredentials { scope: None };
-    assert_eq!(
-        exchange(&w, &w.a, &w.svc, cc.clone())
-            .await
-            .unwrap_err()
-            .code,
-        Code::InvalidClient
-    );
-    let t = exchange(&w, &w.a, &(w.svc.0.clone(), s), cc).await.unwrap();
-    clients::delete(&w.app, &w.a, &w.svc.0.client_id, &Context::default())
-        .await
-        .unwrap();
-    let v = introspect::introspect(&w.app, &w.a, &basic(&w.rp), &t.access_token, None).await;
-    // rp is confidential: the deleted client's token is simply gone.
-    assert_eq!(v.unwrap()["active"], false);
-    // Registration rules are enforced.
-    let bad = NewClient {
-        name: "x".into(),
-        redirect_uris: vec!["http://evil.example/cb".into()],
-        ..NewClient::default()
-    };
-    assert!(
-        clients::create(&w.app, &w.a, &bad, &Context::default())
-            .await
-            .is_err()
-    );
-    let bad = NewClient {
-        name: "x".into(),
-        public: true,
-        grant_types: vec!["client_credentials".into()],
-        ..NewClient::default()
-    };
-    assert!(
-        clients::create(&w.app, &w.a, &bad, &Context::default())
-            .await
-            .is_err()
-    );
-}
-both_backends!(clients_lifecycle);
-
-async fn housekeeping_purges_expired_rows(store: Store) {
-    let w = world(store).await;
-    let _ = exchange(
-        &w,
-        &w.a,
-        &w.svc,
-        TokenRequest::ClientCredentials { scope: None },
-    )
-    .await
-    .unwrap();
-    let _ = code(&w, &[]).await.unwrap();
-    w.app.clock.advance(10 * 86_400);
-    let counts = opentrusty::service::housekeeping::round(&w.app)
-        .await
-        .unwrap();
-    let get = |t: &str| {
-        counts
-            .iter()
-            .find(|(n, _)| *n == t)
-            .map(|(_, n)| *n)
-            .unwrap()
-    };
-    assert_eq!(get("access_tokens"), 1);
-    assert_eq!(get("auth_codes"), 1);
-    assert_eq!(get("sessions"), 1);
-}
-both_backends!(housekeeping_purges_expired_rows);
 
 async fn public_clients_need_pkce(store: Store) {
     let w = world(store).await;
