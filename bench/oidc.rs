@@ -140,10 +140,15 @@ fn rs256_limit() -> f64 {
     threads.iter().sum::<u64>() as f64 / 3.0
 }
 
+/// OpenID Connect: the token responses carry an RS256 id_token.
+const OIDC: &str = "openid%20offline_access";
+/// Plain OAuth 2.0 (no `openid`): access and refresh tokens only, nothing to sign.
+const OAUTH: &str = "profile%20offline_access";
+
 /// Gets a code with the session cookie (first-party client: no consent) and exchanges it.
-async fn code_flow(http: &reqwest::Client, e: &Env) -> Option<serde_json::Value> {
+async fn code_flow(http: &reqwest::Client, e: &Env, scope: &str) -> Option<serde_json::Value> {
     let url = format!(
-        "{}/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid%20offline_access&nonce=n",
+        "{}/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope={scope}&nonce=n",
         e.issuer, e.rp.0
     );
     let res = http
@@ -199,6 +204,53 @@ fn get(path: &'static str) -> Step {
     })
 }
 
+/// Each connection rotates its own refresh token chain, started by one code flow.
+fn refresh(scope: &'static str) -> Step {
+    let chain = Arc::new(Chain::default());
+    Arc::new(move |http, e, w| {
+        let chain = chain.clone();
+        Box::pin(async move {
+            let current = chain.0.lock().await.get(&w).cloned();
+            let current = match current {
+                Some(c) => c,
+                None => match code_flow(&http, &e, scope)
+                    .await
+                    .and_then(|t| t["refresh_token"].as_str().map(str::to_owned))
+                {
+                    Some(r) => r,
+                    None => return false,
+                },
+            };
+            let res = http
+                .post(format!("{}/token", e.issuer))
+                .basic_auth(&e.rp.0, Some(&e.rp.1))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", current.as_str()),
+                ])
+                .send()
+                .await;
+            let Ok(res) = res else { return false };
+            let Ok(v) = res.json::<serde_json::Value>().await else {
+                return false;
+            };
+            // Each variant must do what it says: the OIDC grant signs, the OAuth one does not.
+            let as_expected = if scope == OAUTH {
+                v["id_token"].is_null()
+            } else {
+                v["id_token"].is_string()
+            };
+            match v["refresh_token"].as_str() {
+                Some(next) if as_expected => {
+                    chain.0.lock().await.insert(w, next.to_owned());
+                    true
+                }
+                _ => false,
+            }
+        })
+    })
+}
+
 #[tokio::main]
 async fn main() {
     let e = Arc::new(Env {
@@ -217,7 +269,7 @@ async fn main() {
         .unwrap();
     let idle = rss_kib(e.pid, "VmRSS:");
     // Fixtures: one user token for userinfo/introspection.
-    let user = code_flow(&http, &e)
+    let user = code_flow(&http, &e, OIDC)
         .await
         .expect("a code flow works before the bench");
     let access = user["access_token"].as_str().unwrap().to_owned();
@@ -276,46 +328,16 @@ async fn main() {
         }),
     )
     .await;
-    let chain = Arc::new(Chain::default());
     run(
-        "refresh (rotation)",
+        "refresh (rotation, OAuth grant: no id_token)",
         &e,
-        Arc::new(move |http, e, w| {
-            let chain = chain.clone();
-            Box::pin(async move {
-                let current = chain.0.lock().await.get(&w).cloned();
-                let current = match current {
-                    Some(c) => c,
-                    None => match code_flow(&http, &e)
-                        .await
-                        .and_then(|t| t["refresh_token"].as_str().map(str::to_owned))
-                    {
-                        Some(r) => r,
-                        None => return false,
-                    },
-                };
-                let res = http
-                    .post(format!("{}/token", e.issuer))
-                    .basic_auth(&e.rp.0, Some(&e.rp.1))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", current.as_str()),
-                    ])
-                    .send()
-                    .await;
-                let Ok(res) = res else { return false };
-                let Ok(v) = res.json::<serde_json::Value>().await else {
-                    return false;
-                };
-                match v["refresh_token"].as_str() {
-                    Some(next) => {
-                        chain.0.lock().await.insert(w, next.to_owned());
-                        true
-                    }
-                    None => false,
-                }
-            })
-        }),
+        refresh(OAUTH),
+    )
+    .await;
+    run(
+        "refresh (rotation, OIDC grant: RS256 id_token)",
+        &e,
+        refresh(OIDC),
     )
     .await;
     run(
@@ -323,7 +345,7 @@ async fn main() {
         &e,
         Arc::new(|http, e, _| {
             Box::pin(async move {
-                code_flow(&http, &e)
+                code_flow(&http, &e, OIDC)
                     .await
                     .is_some_and(|t| t["id_token"].is_string())
             })

@@ -13,7 +13,7 @@ use crate::logging::LogHandle;
 use crate::service::password::Hasher;
 use crate::service::ratelimit::Limiter;
 use crate::service::tenants::TenantCache;
-use crate::store::Store;
+use crate::store::{GroupWriter, Store};
 use crate::systemd::Listener;
 use crate::web;
 
@@ -31,6 +31,8 @@ pub struct App {
     /// Clients with their secret hashes, cached for a few seconds (client authentication).
     pub clients: crate::service::client_cache::ClientCache,
     pub tenants: TenantCache,
+    /// Group commit for codes and tokens (see `store::group`).
+    pub writes: GroupWriter,
 }
 
 /// Login throttles: per client IP and per (tenant, account).
@@ -54,6 +56,7 @@ impl App {
             per_account: Limiter::new(config.identity.login_rate_per_account),
         };
         let metrics = web::metrics::Metrics::install();
+        let writes = GroupWriter::new(store.clone());
         Ok(Arc::new(App {
             config,
             store,
@@ -65,6 +68,7 @@ impl App {
             keys: Default::default(),
             clients: Default::default(),
             tenants: TenantCache::default(),
+            writes,
         }))
     }
 }

@@ -31,7 +31,8 @@ pub fn judge(s: State, now: UnixTime, grace: i64) -> Verdict {
         return Verdict::Dead;
     }
     match s.used_at {
-        Some(used) if now - used <= grace && now < s.expires_at => Verdict::GraceRetry,
+        // A grace of 0 turns the window off (even within the same second).
+        Some(used) if grace > 0 && now - used <= grace && now < s.expires_at => Verdict::GraceRetry,
         Some(_) => Verdict::Reuse,
         None if now >= s.expires_at => Verdict::Dead,
         None => Verdict::Rotate,
@@ -70,6 +71,7 @@ mod tests {
         assert_eq!(judge(st(Some(10), false), 14, 5), Verdict::GraceRetry);
         assert_eq!(judge(st(Some(10), false), 16, 5), Verdict::Reuse);
         assert_eq!(judge(st(Some(10), false), 11, 0), Verdict::Reuse);
+        assert_eq!(judge(st(Some(10), false), 10, 0), Verdict::Reuse);
         assert_eq!(judge(st(None, true), 10, 5), Verdict::Dead);
         assert_eq!(judge(st(None, false), 1000, 5), Verdict::Dead);
     }

@@ -16,7 +16,7 @@ use crate::domain::scope::Scope;
 use crate::domain::tenant::Tenant;
 use crate::protocol::authorize::{self as rules, SessionFacts, Step};
 use crate::protocol::{Error, jose, secret};
-use crate::store::CodeRow;
+use crate::store::{CodeRow, WriteSet};
 
 /// Lifetime of an authorization code (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL: i64 = 60;
@@ -224,31 +224,9 @@ async fn issue_code(
     let now = app.clock.now();
     let code = secret::generate();
     let user_id = current.user.id.to_string();
-    let mut tx = app.store.begin().await.map_err(internal)?;
-    let mut scope = tx.scope(tenant);
-    scope
-        .code_insert(
-            &CodeRow {
-                code_hash: secret::hash(&code),
-                client_id: client.client_id.clone(),
-                user_id: user_id.clone(),
-                redirect_uri: redirect_uri.to_owned(),
-                scope: req.scope.to_string(),
-                nonce: req.nonce.clone(),
-                code_challenge: req.challenge.as_ref().map(|c| c.value.clone()),
-                code_challenge_method: req.challenge.as_ref().map(|c| c.method.as_str().to_owned()),
-                auth_time: current.session.auth_time,
-                sid: Some(current.session.sid.clone()),
-                expires_at: now + CODE_TTL,
-                used_at: None,
-            },
-            now,
-        )
-        .await
-        .map_err(internal)?;
-    let mut recorded = None;
     if remember {
-        scope
+        let mut tx = app.store.begin().await.map_err(internal)?;
+        tx.scope(tenant)
             .consent_put(
                 &user_id,
                 &client.client_id,
@@ -258,18 +236,38 @@ async fn issue_code(
             )
             .await
             .map_err(internal)?;
-        recorded = Some(audit::record(&mut tx, Event {
-            kind: Kind::ConsentGranted,
-            tenant: Some(tenant.id),
-            target: Some(format!("user:{user_id}")),
-            metadata: json!({ "client_id": client.client_id, "scope": req.scope.to_string() }),
-            ctx,
-        }, now).await.map_err(internal)?);
+        audit::commit(
+            tx,
+            Event {
+                kind: Kind::ConsentGranted,
+                tenant: Some(tenant.id),
+                target: Some(format!("user:{user_id}")),
+                metadata: json!({ "client_id": client.client_id, "scope": req.scope.to_string() }),
+                ctx,
+            },
+            now,
+        )
+        .await
+        .map_err(internal)?;
     }
-    tx.commit().await.map_err(internal)?;
-    if let Some(r) = recorded {
-        r.emit();
-    }
+    let row = CodeRow {
+        code_hash: secret::hash(&code),
+        client_id: client.client_id.clone(),
+        user_id,
+        redirect_uri: redirect_uri.to_owned(),
+        scope: req.scope.to_string(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.challenge.as_ref().map(|c| c.value.clone()),
+        code_challenge_method: req.challenge.as_ref().map(|c| c.method.as_str().to_owned()),
+        auth_time: current.session.auth_time,
+        sid: Some(current.session.sid.clone()),
+        expires_at: now + CODE_TTL,
+        used_at: None,
+    };
+    app.writes
+        .write(WriteSet::new(tenant, now).code(row))
+        .await
+        .map_err(internal)?;
     Ok(code)
 }
 

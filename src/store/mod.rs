@@ -7,6 +7,7 @@ pub mod audit;
 mod clients;
 mod codes;
 mod consents;
+pub mod group;
 pub mod keys;
 mod meta;
 mod postgres;
@@ -22,7 +23,8 @@ use std::time::Duration;
 
 use crate::config::DatabaseUrl;
 
-pub use codes::{CodeRow, Take};
+pub use codes::CodeRow;
+pub use group::{Claim, GroupWriter, WriteSet, Written};
 pub use keys::KeyRow;
 pub use meta::SCHEMA_VERSION_KEY;
 pub use purge::PURGEABLE;
@@ -71,7 +73,7 @@ pub enum Backend {
 /// A connection pool to one of the two backends. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Pools),
     Postgres(sqlx::PgPool),
 }
 
@@ -108,7 +110,7 @@ impl Store {
     /// advisory lock so several nodes can start at once).
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(&p.writer).await?,
             Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -130,7 +132,10 @@ impl Store {
     pub async fn ping(&self, deadline: Duration) -> Result<()> {
         let q = async {
             match self {
-                Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Store::Sqlite(p) => sqlx::query("SELECT 1")
+                    .execute(&p.readers)
+                    .await
+                    .map(|_| ()),
                 Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
             }
         };
@@ -143,9 +148,10 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         match self {
             Store::Sqlite(p) => PoolStats {
-                size: p.size(),
-                idle: p.num_idle() as u32,
-                max: p.options().get_max_connections(),
+                size: p.writer.size() + p.readers.size(),
+                idle: (p.writer.num_idle() + p.readers.num_idle()) as u32,
+                max: p.writer.options().get_max_connections()
+                    + p.readers.options().get_max_connections(),
             },
             Store::Postgres(p) => PoolStats {
                 size: p.size(),
@@ -155,11 +161,12 @@ impl Store {
         }
     }
 
-    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, so the write lock
-    /// is taken up front and concurrent writers wait (busy timeout) instead of failing on upgrade.
+    /// Starts a transaction that will write. On SQLite it runs on the one writer connection and
+    /// is `BEGIN IMMEDIATE`, so the write lock is taken up front (another process holding it is
+    /// waited for, busy timeout) instead of failing on upgrade.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(p) => Tx::Sqlite(p.writer.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -167,7 +174,7 @@ impl Store {
     /// Starts a read-only unit of work: a pooled connection, no transaction (see [`Tx`]).
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::SqliteConn(p.acquire().await?),
+            Store::Sqlite(p) => Tx::SqliteConn(p.readers.acquire().await?),
             Store::Postgres(p) => Tx::PostgresConn(p.acquire().await?),
         })
     }
@@ -175,12 +182,18 @@ impl Store {
     /// A connection for work that is a single write statement (atomic on its own), so it needs
     /// no surrounding transaction.
     pub async fn autocommit(&self) -> Result<Tx> {
-        self.read().await
+        Ok(match self {
+            Store::Sqlite(p) => Tx::SqliteConn(p.writer.acquire().await?),
+            Store::Postgres(p) => Tx::PostgresConn(p.acquire().await?),
+        })
     }
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(p) => {
+                p.readers.close().await;
+                p.writer.close().await;
+            }
             Store::Postgres(p) => p.close().await,
         }
     }

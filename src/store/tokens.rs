@@ -1,5 +1,6 @@
 //! Access and refresh tokens (tenant-scoped), stored by SHA-256 hash. Refresh tokens form
-//! families (one per original grant) so a replay can revoke every descendant at once.
+//! families (one per original grant) so a replay can revoke every descendant at once. New rows
+//! and rotations go through the group writer (`group.rs`).
 
 use sqlx::FromRow;
 
@@ -37,36 +38,12 @@ pub struct RefreshRow {
     pub created_at: i64,
 }
 
-const ACCESS: &str = "token_hash, client_id, user_id, scope, family_id, code_hash, auth_time, sid, \
+pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_id, code_hash, auth_time, sid, \
     expires_at, revoked_at, created_at";
-const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
+pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
     expires_at, used_at, revoked_at, created_at";
 
 impl TenantScope<'_> {
-    pub async fn access_insert(&mut self, t: &AccessRow) -> Result<()> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO access_tokens (tenant_id, {ACCESS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)"
-        ));
-        let tenant = self.tenant_id();
-        on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
-            .bind(tenant)
-            .bind(&t.token_hash)
-            .bind(&t.client_id)
-            .bind(&t.user_id)
-            .bind(&t.scope)
-            .bind(&t.family_id)
-            .bind(&t.code_hash)
-            .bind(t.auth_time)
-            .bind(&t.sid)
-            .bind(t.expires_at)
-            .bind(t.created_at)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected());
-        Ok(())
-    }
-
     pub async fn access_get(&mut self, token_hash: &str) -> Result<Option<AccessRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {ACCESS} FROM access_tokens WHERE tenant_id = $1 AND token_hash = $2"
@@ -79,30 +56,6 @@ impl TenantScope<'_> {
             .await?))
     }
 
-    pub async fn refresh_insert(&mut self, t: &RefreshRow) -> Result<()> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO refresh_tokens (tenant_id, {REFRESH}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11)"
-        ));
-        let tenant = self.tenant_id();
-        on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
-            .bind(tenant)
-            .bind(&t.token_hash)
-            .bind(&t.client_id)
-            .bind(&t.user_id)
-            .bind(&t.family_id)
-            .bind(&t.scope)
-            .bind(t.auth_time)
-            .bind(&t.sid)
-            .bind(&t.code_hash)
-            .bind(t.expires_at)
-            .bind(t.created_at)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected());
-        Ok(())
-    }
-
     pub async fn refresh_get(&mut self, token_hash: &str) -> Result<Option<RefreshRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {REFRESH} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2"
@@ -113,21 +66,6 @@ impl TenantScope<'_> {
             .bind(token_hash)
             .fetch_optional(&mut **conn)
             .await?))
-    }
-
-    /// Marks a refresh token used; false if it already was (a concurrent rotation won).
-    pub async fn refresh_mark_used(&mut self, token_hash: &str, now: UnixTime) -> Result<bool> {
-        const SQL: &str = "UPDATE refresh_tokens SET used_at = $3 \
-                           WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL";
-        let tenant = self.tenant_id();
-        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
-            .bind(tenant)
-            .bind(token_hash)
-            .bind(now)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected());
-        Ok(n == 1)
     }
 
     /// Revokes every refresh and access token of a family. Returns how many rows changed.

@@ -7,6 +7,7 @@ mod cli;
 
 mod config_errors;
 mod daemon;
+mod group_commit;
 mod identity;
 mod journald;
 mod login_pages;

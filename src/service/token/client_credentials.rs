@@ -2,16 +2,17 @@
 //! without a user, no refresh token and no id_token.
 
 use super::super::client_auth::internal;
+use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::{self, Scope};
 use crate::domain::tenant::Tenant;
 use crate::protocol::token::Issued;
 use crate::protocol::{Error, refresh, secret};
-use crate::store::{AccessRow, Tx};
+use crate::store::{AccessRow, WriteSet};
 
 pub(super) async fn client_credentials(
-    mut tx: Tx,
+    app: &App,
     tenant: &Tenant,
     client: &Client,
     requested: Option<Scope>,
@@ -35,24 +36,23 @@ pub(super) async fn client_credentials(
         Error::invalid_scope("scope not allowed for this client's client_credentials grant")
     })?;
     let access = secret::generate();
-    let mut scope = tx.scope(tenant);
-    scope
-        .access_insert(&AccessRow {
-            token_hash: secret::hash(&access),
-            client_id: client.client_id.clone(),
-            user_id: None,
-            scope: granted.to_string(),
-            family_id: None,
-            code_hash: None,
-            auth_time: None,
-            sid: None,
-            expires_at: now + client.access_token_ttl,
-            revoked_at: None,
-            created_at: now,
-        })
+    let row = AccessRow {
+        token_hash: secret::hash(&access),
+        client_id: client.client_id.clone(),
+        user_id: None,
+        scope: granted.to_string(),
+        family_id: None,
+        code_hash: None,
+        auth_time: None,
+        sid: None,
+        expires_at: now + client.access_token_ttl,
+        revoked_at: None,
+        created_at: now,
+    };
+    app.writes
+        .write(WriteSet::new(tenant, now).access(row))
         .await
         .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
     Ok(Issued {
         access_token: access,
         token_type: "Bearer",

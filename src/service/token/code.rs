@@ -6,7 +6,8 @@ use serde_json::json;
 use super::super::Context;
 use super::super::audit::{self, Event, Kind};
 use super::super::client_auth::internal;
-use super::{Subject, active_profile, persist};
+use super::{Grant, Subject, active_profile, mint};
+use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::{self, Scope};
@@ -14,11 +15,11 @@ use crate::domain::tenant::Tenant;
 use crate::protocol::pkce::{self, Challenge};
 use crate::protocol::token::Issued;
 use crate::protocol::{Error, secret};
-use crate::store::{Take, Tx};
+use crate::store::{Claim, WriteSet, Written};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn authorization_code(
-    mut tx: Tx,
+    app: &App,
     tenant: &Tenant,
     client: &Client,
     code: &str,
@@ -29,51 +30,36 @@ pub(super) async fn authorization_code(
 ) -> Result<(Issued, Option<Subject>), Error> {
     let code_hash = secret::hash(code);
     let bad = || Error::invalid_grant("the authorization code is invalid, expired or already used");
-    let row = match tx
-        .scope(tenant)
-        .code_take(&code_hash, now)
-        .await
-        .map_err(internal)?
-    {
-        Take::Unknown => return Err(bad()),
-        Take::Replayed(_) => {
-            // RFC 6749 §4.1.2 / §10.5: revoke everything this code produced.
-            let n = tx
-                .scope(tenant)
-                .code_tokens_revoke(&code_hash, now)
-                .await
-                .map_err(internal)?;
-            audit::commit(
-                tx,
-                Event {
-                    kind: Kind::CodeReplayed,
-                    tenant: Some(tenant.id),
-                    target: Some(format!("client:{}", client.client_id)),
-                    metadata: json!({ "revoked_tokens": n }),
-                    ctx,
-                },
-                now,
-            )
+    let row = {
+        let mut tx = app.store.read().await.map_err(internal)?;
+        tx.scope(tenant)
+            .code_get(&code_hash)
             .await
-            .map_err(internal)?;
-            return Err(bad());
-        }
-        Take::Fresh(row) => row,
+            .map_err(internal)?
     };
-    // The code is spent from here on, whatever the outcome: commit that even on failure.
-    let fail = |tx: Tx, e: Error| async move {
-        tx.commit().await.map_err(internal)?;
-        Err::<(Issued, Option<Subject>), Error>(e)
+    let Some(row) = row else {
+        return Err(bad());
+    };
+    if row.used_at.is_some() {
+        return Err(replayed(app, tenant, client, &code_hash, ctx, now).await);
+    }
+    let spend = || WriteSet::new(tenant, now).claim(Claim::Code(code_hash.clone()));
+    // The code is spent by this redemption whatever its outcome; a failed check spends it
+    // with nothing else written.
+    let refuse = |e: Error| async {
+        match app.writes.write(spend()).await.map_err(internal)? {
+            Written::Done => Err(e),
+            Written::ClaimLost => Err(replayed(app, tenant, client, &code_hash, ctx, now).await),
+        }
     };
     if row.client_id != client.client_id || row.expires_at <= now {
-        return fail(tx, bad()).await;
+        return refuse(bad()).await;
     }
     // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
     if redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
-        return fail(
-            tx,
-            Error::invalid_grant("redirect_uri does not match the authorization request"),
-        )
+        return refuse(Error::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ))
         .await;
     }
     let challenge = match (
@@ -87,11 +73,11 @@ pub(super) async fn authorization_code(
         _ => None,
     };
     if let Err(e) = pkce::verify(challenge.as_ref(), verifier.as_deref()) {
-        return fail(tx, e).await;
+        return refuse(e).await;
     }
     let granted = Scope::parse(&row.scope).map_err(internal)?;
-    let Some(profile) = active_profile(&mut tx.scope(tenant), &row.user_id).await? else {
-        return fail(tx, Error::invalid_grant("the user is no longer active")).await;
+    let Some(profile) = active_profile(app, tenant, &row.user_id).await? else {
+        return refuse(Error::invalid_grant("the user is no longer active")).await;
     };
     let with_refresh = client.allows(GrantType::RefreshToken)
         && (granted.contains(scope::OFFLINE_ACCESS)
@@ -105,17 +91,60 @@ pub(super) async fn authorization_code(
         profile,
     };
     let family = with_refresh.then(|| uuid::Uuid::now_v7().simple().to_string());
-    let issued = persist(
-        &mut tx.scope(tenant),
-        client,
-        &subject,
-        &granted,
-        &granted,
-        family,
-        Some(&code_hash),
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(internal)?;
-    Ok((issued, Some(subject)))
+    let (issued, set) = mint(
+        Grant {
+            client,
+            subject: &subject,
+            granted: &granted,
+            refresh_scope: &granted,
+            family,
+            code_hash: Some(&code_hash),
+            now,
+        },
+        spend(),
+    );
+    match app.writes.write(set).await.map_err(internal)? {
+        Written::Done => Ok((issued, Some(subject))),
+        // A concurrent redemption won: this one is the replay.
+        Written::ClaimLost => Err(replayed(app, tenant, client, &code_hash, ctx, now).await),
+    }
+}
+
+/// RFC 6749 §4.1.2 / §10.5: a code presented again revokes everything it produced. Returns
+/// the error for the client (`invalid_grant`, or `server_error` if the revocation failed).
+async fn replayed(
+    app: &App,
+    tenant: &Tenant,
+    client: &Client,
+    code_hash: &str,
+    ctx: &Context,
+    now: UnixTime,
+) -> Error {
+    let revoke = async {
+        let mut tx = app.store.begin().await.map_err(internal)?;
+        let n = tx
+            .scope(tenant)
+            .code_tokens_revoke(code_hash, now)
+            .await
+            .map_err(internal)?;
+        audit::commit(
+            tx,
+            Event {
+                kind: Kind::CodeReplayed,
+                tenant: Some(tenant.id),
+                target: Some(format!("client:{}", client.client_id)),
+                metadata: json!({ "revoked_tokens": n }),
+                ctx,
+            },
+            now,
+        )
+        .await
+        .map_err(internal)
+    };
+    match revoke.await {
+        Ok(()) => {
+            Error::invalid_grant("the authorization code is invalid, expired or already used")
+        }
+        Err(e) => e,
+    }
 }

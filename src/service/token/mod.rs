@@ -16,7 +16,7 @@ use crate::domain::tenant::Tenant;
 use crate::protocol::claims::{self, Profile};
 use crate::protocol::token::{Issued, TokenRequest};
 use crate::protocol::{Error, secret};
-use crate::store::{AccessRow, RefreshRow, TenantScope};
+use crate::store::{AccessRow, RefreshRow, WriteSet};
 
 /// Who the tokens are for, and what the id_token needs.
 pub(super) struct Subject {
@@ -47,16 +47,9 @@ pub async fn exchange(
             grant.as_str()
         )));
     }
-    // client_credentials writes one row: no transaction around it. The other grants read and
-    // write several rows atomically.
-    let tx = match &req {
-        TokenRequest::ClientCredentials { .. } => app.store.autocommit().await,
-        _ => app.store.begin().await,
-    }
-    .map_err(internal)?;
     match req {
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::client_credentials(tx, tenant, &client, scope, now).await
+            client_credentials::client_credentials(app, tenant, &client, scope, now).await
         }
         TokenRequest::AuthorizationCode {
             code,
@@ -64,7 +57,7 @@ pub async fn exchange(
             code_verifier,
         } => {
             let (issued, subject) = code::authorization_code(
-                tx,
+                app,
                 tenant,
                 &client,
                 &code,
@@ -81,7 +74,7 @@ pub async fn exchange(
             scope,
         } => {
             let (issued, subject) =
-                refresh::refresh_grant(app, tx, tenant, &client, &refresh_token, scope, ctx, now)
+                refresh::refresh_grant(app, tenant, &client, &refresh_token, scope, ctx, now)
                     .await?;
             finish(app, tenant, &client, issued, subject, now).await
         }
@@ -90,77 +83,76 @@ pub async fn exchange(
 
 /// The user behind a code or refresh token, if still active in this tenant.
 pub(super) async fn active_profile(
-    scope: &mut TenantScope<'_>,
+    app: &App,
+    tenant: &Tenant,
     user_id: &str,
 ) -> Result<Option<Profile>, Error> {
     let Ok(id) = user_id.parse() else {
         return Ok(None);
     };
-    let user = scope.user_by_id(id).await.map_err(internal)?;
+    let mut tx = app.store.read().await.map_err(internal)?;
+    let user = tx.scope(tenant).user_by_id(id).await.map_err(internal)?;
     Ok(user.filter(|u| u.is_active()).map(Profile::from))
 }
 
-/// Inserts the access token and, with a family, the next refresh token of that family.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn persist(
-    scope: &mut TenantScope<'_>,
-    client: &Client,
-    s: &Subject,
-    granted: &Scope,
-    refresh_scope: &Scope,
-    family: Option<String>,
-    code_hash: Option<&str>,
-    now: UnixTime,
-) -> Result<Issued, Error> {
+/// New tokens for a user: the access token and, with a family, the next refresh token of that
+/// family, added to `set` (written by the caller through the group writer).
+pub(super) struct Grant<'a> {
+    pub client: &'a Client,
+    pub subject: &'a Subject,
+    pub granted: &'a Scope,
+    pub refresh_scope: &'a Scope,
+    pub family: Option<String>,
+    pub code_hash: Option<&'a str>,
+    pub now: UnixTime,
+}
+
+pub(super) fn mint(g: Grant<'_>, set: WriteSet) -> (Issued, WriteSet) {
+    let (client, s, now) = (g.client, g.subject, g.now);
     let access = secret::generate();
-    scope
-        .access_insert(&AccessRow {
-            token_hash: secret::hash(&access),
-            client_id: client.client_id.clone(),
-            user_id: Some(s.user_id.clone()),
-            scope: granted.to_string(),
-            family_id: family.clone(),
-            code_hash: code_hash.map(str::to_owned),
-            auth_time: Some(s.auth_time),
-            sid: s.sid.clone(),
-            expires_at: now + client.access_token_ttl,
-            revoked_at: None,
-            created_at: now,
-        })
-        .await
-        .map_err(internal)?;
-    let refresh = match family {
-        None => None,
+    let set = set.access(AccessRow {
+        token_hash: secret::hash(&access),
+        client_id: client.client_id.clone(),
+        user_id: Some(s.user_id.clone()),
+        scope: g.granted.to_string(),
+        family_id: g.family.clone(),
+        code_hash: g.code_hash.map(str::to_owned),
+        auth_time: Some(s.auth_time),
+        sid: s.sid.clone(),
+        expires_at: now + client.access_token_ttl,
+        revoked_at: None,
+        created_at: now,
+    });
+    let (refresh, set) = match g.family {
+        None => (None, set),
         Some(family_id) => {
             let r = secret::generate();
-            scope
-                .refresh_insert(&RefreshRow {
-                    token_hash: secret::hash(&r),
-                    client_id: client.client_id.clone(),
-                    user_id: s.user_id.clone(),
-                    family_id,
-                    scope: refresh_scope.to_string(),
-                    auth_time: s.auth_time,
-                    sid: s.sid.clone(),
-                    code_hash: code_hash.map(str::to_owned),
-                    expires_at: now + client.refresh_token_ttl,
-                    used_at: None,
-                    revoked_at: None,
-                    created_at: now,
-                })
-                .await
-                .map_err(internal)?;
-            Some(r)
+            let set = set.refresh(RefreshRow {
+                token_hash: secret::hash(&r),
+                client_id: client.client_id.clone(),
+                user_id: s.user_id.clone(),
+                family_id,
+                scope: g.refresh_scope.to_string(),
+                auth_time: s.auth_time,
+                sid: s.sid.clone(),
+                code_hash: g.code_hash.map(str::to_owned),
+                expires_at: now + client.refresh_token_ttl,
+                used_at: None,
+                revoked_at: None,
+                created_at: now,
+            });
+            (Some(r), set)
         }
     };
-    Ok(Issued {
+    let issued = Issued {
         access_token: access,
         token_type: "Bearer",
         expires_in: client.access_token_ttl,
-        scope: granted.clone(),
+        scope: g.granted.clone(),
         refresh_token: refresh,
         id_token: None,
-    })
+    };
+    (issued, set)
 }
 
 /// Signs the id_token (only for `openid` grants) after the transaction committed.

@@ -1,0 +1,148 @@
+//! Group commit (store::group) on both backends: many requests share one transaction, a bad
+//! set fails alone, and single-use credentials (codes, refresh tokens) are won exactly once
+//! however many requests race for them.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use opentrusty::protocol::Code;
+use opentrusty::protocol::secret;
+use opentrusty::service::{introspect, userinfo};
+use opentrusty::store::{AccessRow, Store, WriteSet, Written};
+
+use crate::both_backends;
+use crate::common::stores;
+use crate::oauth_suite::{KEK, World, basic, by_code, by_refresh, code, exchange, world};
+
+fn service_token(client_id: &str, now: i64) -> (String, AccessRow) {
+    let token = secret::generate();
+    let row = AccessRow {
+        token_hash: secret::hash(&token),
+        client_id: client_id.into(),
+        user_id: None,
+        scope: "api".into(),
+        family_id: None,
+        code_hash: None,
+        auth_time: None,
+        sid: None,
+        expires_at: now + 3600,
+        revoked_at: None,
+        created_at: now,
+    };
+    (token, row)
+}
+
+async fn active(w: &World, token: &str) -> bool {
+    let v = introspect::introspect(&w.app, &w.a, &basic(&w.svc), token, None)
+        .await
+        .unwrap();
+    v["active"] == true
+}
+
+/// The writes are issued together, so (on the test's single-threaded runtime) they all queue
+/// before the writer task runs and land in one batch. A set whose client does not exist fails
+/// its foreign key; the batch is retried set by set and only that one fails.
+async fn a_bad_set_fails_alone(store: Store) {
+    let w = world(store).await;
+    let now = w.app.clock.now();
+    let mut tokens = Vec::new();
+    let mut writes = Vec::new();
+    for i in 0..17 {
+        let client = if i == 8 {
+            "no-such-client"
+        } else {
+            &w.svc.0.client_id
+        };
+        let (token, row) = service_token(client, now);
+        tokens.push(token);
+        writes.push(w.app.writes.write(WriteSet::new(&w.a, now).access(row)));
+    }
+    let results = join_all(writes).await;
+    for (i, (r, token)) in results.iter().zip(&tokens).enumerate() {
+        if i == 8 {
+            assert!(r.is_err(), "the set with an unknown client must fail");
+            assert!(!active(&w, token).await);
+        } else {
+            assert_eq!(*r.as_ref().unwrap(), Written::Done);
+            assert!(active(&w, token).await, "token {i} was not written");
+        }
+    }
+}
+both_backends!(a_bad_set_fails_alone);
+
+/// Eight redemptions of one code at once: one wins, and the other seven are replays that
+/// revoke what the winner got (RFC 6749 §4.1.2).
+async fn racing_redemptions_revoke_the_winner(store: Store) {
+    let w = Arc::new(world(store).await);
+    let c = code(&w, &[]).await.unwrap();
+    let results = join_all((0..8).map(|_| exchange(&w, &w.a, &w.rp, by_code(&c)))).await;
+    let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(wins.len(), 1);
+    for r in &results {
+        if let Err(e) = r {
+            assert_eq!(e.code, Code::InvalidGrant);
+        }
+    }
+    let won = wins[0];
+    assert!(
+        userinfo::userinfo(&w.app, &w.a, &won.access_token)
+            .await
+            .is_err()
+    );
+    let again = exchange(
+        &w,
+        &w.a,
+        &w.rp,
+        by_refresh(won.refresh_token.as_ref().unwrap()),
+    );
+    assert_eq!(again.await.unwrap_err().code, Code::InvalidGrant);
+}
+both_backends!(racing_redemptions_revoke_the_winner);
+
+/// Eight rotations of one refresh token at once. With the default grace window the seven
+/// losers are answered as retries; with the window off they are replays and end the family.
+async fn racing_rotations(store: Store, grace: &str) {
+    let mut w = world(store).await;
+    if grace == "0" {
+        w.app = stores::app(
+            w.app.store.clone(),
+            &[
+                ("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK),
+                ("OPENTRUSTY_REFRESH_REUSE_GRACE", "0"),
+            ],
+        );
+    }
+    let c = code(&w, &[]).await.unwrap();
+    let r0 = exchange(&w, &w.a, &w.rp, by_code(&c))
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let results = join_all((0..8).map(|_| exchange(&w, &w.a, &w.rp, by_refresh(&r0)))).await;
+    let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    if grace == "0" {
+        assert_eq!(ok.len(), 1, "exactly one rotation wins");
+        let next = ok[0].refresh_token.as_ref().unwrap();
+        let after = exchange(&w, &w.a, &w.rp, by_refresh(next)).await;
+        assert_eq!(after.unwrap_err().code, Code::InvalidGrant, "family ended");
+    } else {
+        assert_eq!(ok.len(), 8, "retries within the grace window are answered");
+        let mut access: Vec<_> = ok.iter().map(|t| t.access_token.clone()).collect();
+        access.sort();
+        access.dedup();
+        assert_eq!(access.len(), 8, "every answer carries its own access token");
+        for t in &ok {
+            assert!(active(&w, &t.access_token).await);
+        }
+    }
+}
+
+async fn racing_rotations_with_grace(store: Store) {
+    racing_rotations(store, "10").await;
+}
+both_backends!(racing_rotations_with_grace);
+
+async fn racing_rotations_without_grace(store: Store) {
+    racing_rotations(store, "0").await;
+}
+both_backends!(racing_rotations_without_grace);
