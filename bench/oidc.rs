@@ -66,6 +66,7 @@ async fn run(name: &str, e: &Arc<Env>, step: Step) {
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let commits0 = group_commits(e).await;
     let cpu0 = cpu_us(e.pid);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -108,13 +109,38 @@ async fn run(name: &str, e: &Arc<Env>, step: Step) {
             .unwrap_or(0)
     };
     let n = all.len().max(1) as f64;
+    let commits1 = group_commits(e).await;
+    let (sets, batches) = (commits1.0 - commits0.0, commits1.1 - commits0.1);
+    let grouped = if batches > 0.0 {
+        format!("   {:.1} writes/commit", sets / batches)
+    } else {
+        String::new()
+    };
     println!(
-        "{name:<28} {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   server CPU {:>6.1} µs/req   errors {errors}",
+        "{name:<28} {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   server CPU {:>6.1} µs/req   errors {errors}{grouped}",
         all.len() as f64 / wall,
         pct(0.50),
         pct(0.99),
         cpu as f64 / n
     );
+}
+
+/// The daemon's group-commit counters (sets written, batches committed) from /metrics.
+async fn group_commits(e: &Env) -> (f64, f64) {
+    let text = match reqwest::get(format!("{}/metrics", e.base)).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("opentrusty_db_group_commit_sets_total"),
+        value("opentrusty_db_group_commit_batches_total"),
+    )
 }
 
 fn rs256_limit() -> f64 {

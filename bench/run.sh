@@ -39,6 +39,6 @@ OT_SVC_ID=$(field "$svc" client_id) OT_SVC_SECRET=$(field "$svc" client_secret) 
   target/release/examples/oidc-bench &
 gen=$!
 if [ -n "${BENCH_PERF:-}" ]; then
-  sleep 2; perf record -g -p "$pid" -o "$BENCH_PERF" -- sleep 3 >/dev/null 2>&1 || true
+  sleep 2; if [ "$BENCH_PERF" = ctx ]; then /tmp/ctx.sh "$pid"; else perf record -g -p "$pid" -o "$BENCH_PERF" -- sleep 3 >/dev/null 2>&1 || true; fi
 fi
 wait $gen
