@@ -2,7 +2,7 @@
 //!
 //! Every code, access token and refresh token the daemon issues is written through one
 //! [`GroupWriter`]: a task that takes whatever [`WriteSet`]s are waiting, writes all of them in
-//! one transaction (one conditional `UPDATE` per claim, then one multi-row `INSERT` per table)
+//! one transaction (one conditional `UPDATE` per kind of claim, one multi-row `INSERT` per table)
 //! and answers each caller after the commit. Nothing is acknowledged before it is committed.
 //!
 //! Why: SQLite commits one transaction at a time, and each commit writes the changed pages of
@@ -17,6 +17,7 @@
 //! set's client was deleted a moment ago and its foreign key fails), the batch is rolled back
 //! and every set in it is retried alone, so one bad set fails only itself.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -172,18 +173,19 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<(WriteSet, Reply)>) {
 /// Writes `sets` in one transaction; one outcome per set, in order.
 async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> {
     let mut tx = store.begin().await?;
-    let mut outcomes = Vec::with_capacity(sets.len());
-    for set in sets {
-        let won = match &set.claim {
-            None => true,
-            Some(claim) => claim_one(&mut tx, set, claim).await?,
-        };
-        outcomes.push(if won {
-            Written::Done
-        } else {
-            Written::ClaimLost
-        });
-    }
+    let mut won = claim_all(&mut tx, sets, ClaimKind::Code).await?;
+    won.extend(claim_all(&mut tx, sets, ClaimKind::Refresh).await?);
+    // A credential claimed twice in one batch goes to the first set that asked for it.
+    let outcomes: Vec<Written> = sets
+        .iter()
+        .map(|set| match &set.claim {
+            None => Written::Done,
+            Some(c) if won.remove(&(set.tenant_id.to_string(), c.hash().to_owned())) => {
+                Written::Done
+            }
+            Some(_) => Written::ClaimLost,
+        })
+        .collect();
     let winners: Vec<&WriteSet> = sets
         .iter()
         .zip(&outcomes)
@@ -197,25 +199,101 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
     Ok(outcomes)
 }
 
-async fn claim_one(tx: &mut Tx, set: &WriteSet, claim: &Claim) -> Result<bool> {
-    const CODE: &str = "UPDATE auth_codes SET used_at = $3 \
-                        WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL";
-    const REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET used_at = $3 \
-                                 WHERE tenant_id = $1 AND token_hash = $2 \
-                                 AND used_at IS NULL AND revoked_at IS NULL";
-    let (sql, hash) = match claim {
-        Claim::Code(h) => (CODE, h),
-        Claim::Refresh(h) => (REFRESH_TOKEN, h),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClaimKind {
+    Code,
+    Refresh,
+}
+
+impl Claim {
+    fn kind(&self) -> ClaimKind {
+        match self {
+            Claim::Code(_) => ClaimKind::Code,
+            Claim::Refresh(_) => ClaimKind::Refresh,
+        }
+    }
+
+    fn hash(&self) -> &str {
+        match self {
+            Claim::Code(h) | Claim::Refresh(h) => h,
+        }
+    }
+}
+
+/// Spends every credential of one kind claimed in this batch, in one conditional `UPDATE`
+/// (only unspent, and for refresh tokens unrevoked, rows change). Returns the (tenant, hash)
+/// pairs that were won.
+async fn claim_all(
+    tx: &mut Tx,
+    sets: &[&WriteSet],
+    kind: ClaimKind,
+) -> Result<HashSet<(String, String)>> {
+    let claims: Vec<(String, &str, UnixTime)> = sets
+        .iter()
+        .filter_map(|s| {
+            let c = s.claim.as_ref().filter(|c| c.kind() == kind)?;
+            Some((s.tenant_id.to_string(), c.hash(), s.now))
+        })
+        .collect();
+    let Some(now) = claims.iter().map(|c| c.2).max() else {
+        return Ok(HashSet::new());
     };
-    let tenant = set.tenant_id.to_string();
-    let n = on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(tenant)
-        .bind(hash)
-        .bind(set.now)
-        .execute(&mut **conn)
-        .await?
-        .rows_affected());
-    Ok(n == 1)
+    let (table, key, unrevoked) = match kind {
+        ClaimKind::Code => ("auth_codes", "code_hash", ""),
+        ClaimKind::Refresh => ("refresh_tokens", "token_hash", " AND revoked_at IS NULL"),
+    };
+    // `key IN (..)` finds the rows by primary key; the row-value test then binds each hash to
+    // its tenant (on its own it would not use the index: SQLite scans the table for it).
+    let mut p = Placeholders::for_tx(tx);
+    let mut sql = format!(
+        "UPDATE {table} SET used_at = {} WHERE used_at IS NULL{unrevoked} AND {key} IN (",
+        p.next()
+    );
+    for i in 0..claims.len() {
+        let _ = write!(sql, "{}{}", if i == 0 { "" } else { ", " }, p.next());
+    }
+    let _ = write!(sql, ") AND (tenant_id, {key}) IN (VALUES ");
+    for i in 0..claims.len() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(sql, "{sep}({}, {})", p.next(), p.next());
+    }
+    let _ = write!(sql, ") RETURNING tenant_id, {key}");
+    let sql = sqlx::AssertSqlSafe(sql);
+    let won: Vec<(String, String)> = on_tx!(tx, |conn| {
+        let mut q = sqlx::query_as(sql).bind(now);
+        for (_, hash, _) in &claims {
+            q = q.bind(*hash);
+        }
+        for (tenant, hash, _) in &claims {
+            q = q.bind(tenant).bind(*hash);
+        }
+        q.fetch_all(&mut **conn).await?
+    });
+    Ok(won.into_iter().collect())
+}
+
+/// Bind placeholders in order: `$1, $2, ..` on PostgreSQL, `?` on SQLite (see [`insert_sql`]).
+struct Placeholders {
+    numbered: bool,
+    n: usize,
+}
+
+impl Placeholders {
+    fn for_tx(tx: &Tx) -> Placeholders {
+        Placeholders {
+            numbered: matches!(tx, Tx::Postgres(_) | Tx::PostgresConn(_)),
+            n: 0,
+        }
+    }
+
+    fn next(&mut self) -> String {
+        self.n += 1;
+        if self.numbered {
+            format!("${}", self.n)
+        } else {
+            "?".to_owned()
+        }
+    }
 }
 
 /// `INSERT INTO table (tenant_id, columns) VALUES ($1, ..), (..), ..` for `rows` rows.
@@ -224,20 +302,14 @@ async fn claim_one(tx: &mut Tx, set: &WriteSet, claim: &Claim) -> Result<bool> {
 /// SQLite finds a name by walking the statement's list of names, which made binding a 400-value
 /// statement quadratic (5 % of the writer's time).
 fn insert_sql(tx: &Tx, table: &str, columns: &str, rows: usize) -> String {
-    let numbered = matches!(tx, Tx::Postgres(_) | Tx::PostgresConn(_));
+    let mut p = Placeholders::for_tx(tx);
     let per_row = 1 + columns.split(',').count();
     let mut sql = format!("INSERT INTO {table} (tenant_id, {columns}) VALUES ");
-    let mut n = 0;
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..per_row {
-            n += 1;
             sql.push_str(if c == 0 { "" } else { ", " });
-            if numbered {
-                let _ = write!(sql, "${n}");
-            } else {
-                sql.push('?');
-            }
+            sql.push_str(&p.next());
         }
         sql.push(')');
     }
