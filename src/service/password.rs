@@ -4,7 +4,7 @@
 //! (rendered as 503 + Retry-After) instead of piling up memory and latency (DESIGN §5).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use std::cell::RefCell;
@@ -30,32 +30,32 @@ const IDLE_RELEASE: Duration = Duration::from_secs(10);
 /// The hashing threads: exactly `concurrency` named OS threads, each reusing its own Argon2
 /// memory, so a burst of logins costs neither thread creation nor 19 MiB of fresh page faults
 /// per hash, and the memory held is bounded by the thread count.
+///
+/// Each thread waits on the shared queue with its own timeout (a multi-consumer channel), so
+/// every thread that has been idle for `IDLE_RELEASE` gives its memory back. (With one receiver
+/// behind a mutex, an idle thread could hold the lock through its timeouts while the thread
+/// that had hashed never got to time out, keeping 19 MiB for good.)
 #[derive(Clone)]
 struct Workers {
-    tx: mpsc::Sender<Job>,
+    tx: flume::Sender<Job>,
 }
 
 impl Workers {
-    fn start(n: usize) -> Result<Workers> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+    fn start(n: usize, idle_release: Duration) -> Result<Workers> {
+        let (tx, rx) = flume::unbounded::<Job>();
         for i in 0..n {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("opentrusty-hash-{i}"))
                 .spawn(move || {
                     loop {
-                        let next = rx
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .recv_timeout(IDLE_RELEASE);
-                        match next {
+                        match rx.recv_timeout(idle_release) {
                             Ok(job) => job(),
-                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                            Err(flume::RecvTimeoutError::Timeout) => {
                                 BLOCKS.with(|b| *b.borrow_mut() = Vec::new())
                             }
                             // Every Hasher is gone: the thread ends.
-                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                            Err(flume::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 })
@@ -108,7 +108,7 @@ impl Hasher {
         let concurrency = cfg.hash_concurrency as usize;
         Ok(Hasher {
             params,
-            workers: Workers::start(concurrency)?,
+            workers: Workers::start(concurrency, IDLE_RELEASE)?,
             running: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(Semaphore::new(concurrency * (1 + QUEUE_FACTOR))),
             queue_timeout: cfg.hash_queue_timeout,
@@ -317,6 +317,51 @@ fn weaker_than(stored: &str, want: &Params) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reports how many Argon2 blocks the thread running it holds, after every thread of the
+    /// pool has picked up one such job (so each thread answers once).
+    fn held_blocks(w: &Workers, n: usize) -> Vec<usize> {
+        let gate = Arc::new(std::sync::Barrier::new(n));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..n {
+            let (gate, tx) = (gate.clone(), tx.clone());
+            w.tx.send(Box::new(move || {
+                gate.wait();
+                let _ = tx.send(BLOCKS.with(|b| b.borrow().len()));
+            }))
+            .unwrap();
+        }
+        (0..n).map(|_| rx.recv().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_idle_thread_gives_its_memory_back() {
+        let w = Workers::start(2, Duration::from_millis(100)).unwrap();
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let (gate, tx) = (gate.clone(), tx.clone());
+            w.tx.send(Box::new(move || {
+                gate.wait();
+                BLOCKS.with(|b| b.borrow_mut().resize(64, Block::default()));
+                let _ = tx.send(());
+            }))
+            .unwrap();
+        }
+        rx.recv().unwrap();
+        rx.recv().unwrap();
+        assert_eq!(
+            held_blocks(&w, 2),
+            vec![64, 64],
+            "memory is reused while busy"
+        );
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(
+            held_blocks(&w, 2),
+            vec![0, 0],
+            "both threads released it when idle"
+        );
+    }
 
     fn cfg(m: u32, t: u32) -> IdentityConfig {
         let mut c = crate::config::Config::from_vars(&Default::default())
