@@ -179,15 +179,6 @@ impl Store {
         })
     }
 
-    /// A connection for work that is a single write statement (atomic on its own), so it needs
-    /// no surrounding transaction.
-    pub async fn autocommit(&self) -> Result<Tx> {
-        Ok(match self {
-            Store::Sqlite(p) => Tx::SqliteConn(p.writer.acquire().await?),
-            Store::Postgres(p) => Tx::PostgresConn(p.acquire().await?),
-        })
-    }
-
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p) => {
@@ -200,10 +191,10 @@ impl Store {
 }
 
 /// A unit of work: a transaction (dropped without [`Tx::commit`], it rolls back), or for
-/// [`Store::read`] and [`Store::autocommit`] a plain pooled connection on which every statement
-/// commits on its own. Those skip BEGIN/COMMIT because every statement costs a hand-off to
-/// sqlx's connection thread (SQLite) or a round trip (PostgreSQL): that overhead tripled the
-/// cost of one-query reads (introspection) and one-statement writes (client_credentials).
+/// [`Store::read`] a plain pooled connection on which every statement runs on its own. Reads
+/// skip BEGIN/COMMIT because every statement costs a hand-off to sqlx's connection thread
+/// (SQLite) or a round trip (PostgreSQL): that overhead tripled the cost of one-query reads
+/// such as introspection. Codes and tokens are written by [`group::GroupWriter`].
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
