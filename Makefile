@@ -31,7 +31,9 @@ lint: ## formatting and clippy, as CI runs them
 bench: bench-identity bench-oidc ## benchmarks of the static binary (numbers, not pass/fail)
 
 bench-identity: build ## start-up, idle RSS, logins/s vs raw Argon2id, /health/ready under hash saturation
-	$(CARGO) run --quiet --example identity-bench -- $(BIN) $${BENCH_SECONDS:-10}
+	@# A copy, as installed (see bench/run.sh on page-cache folios and idle RSS).
+	@mkdir -p target/bench && cp $(BIN) target/bench/opentrusty
+	$(CARGO) run --quiet --example identity-bench -- target/bench/opentrusty $${BENCH_SECONDS:-10}
 
 fmt:
 	$(CARGO) fmt
