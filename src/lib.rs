@@ -3,7 +3,10 @@
 //!
 //! Module map (dependencies point one way: `web -> service -> {protocol, store} -> domain`).
 //! Additions to the DESIGN §6 layout, on purpose: `daemon`, `logging`, `process` and `envfile`
-//! keep `main.rs` and `systemd.rs` small; `cli/` has one file per command group. Outside `src/`:
+//! keep `main.rs` and `systemd.rs` small; `cli/` has one file per command group. One exception
+//! to "only `service` opens transactions": `store::group` commits the codes and tokens of many
+//! requests together (group commit); what each request writes atomically, a `WriteSet`, is
+//! still decided in `service`. Outside `src/`:
 //! `bench/` holds the benchmarks behind `make bench`, and `askama.toml` points the template
 //! engine at `src/web/ui/templates/`.
 
@@ -28,9 +31,11 @@ pub mod process;
 /// OAuth 2.0 / OIDC rules as pure functions taking `now`, and the JOSE helpers (JWS, JWK,
 /// thumbprints over aws-lc-rs) in `protocol::jose`.
 pub mod protocol;
-/// Use cases: the only place that opens transactions (login, sessions, audit, admin).
+/// Use cases: the only place that opens transactions (login, sessions, audit, admin), apart
+/// from the batches of `store::group`.
 pub mod service;
-/// Persistence over SQLite and PostgreSQL; the only module that names sqlx.
+/// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
+/// codes and tokens in `store::group`.
 pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.
 pub mod systemd;

@@ -3,7 +3,10 @@
 
 use sqlx::FromRow;
 
+use super::tokens::WithUser;
+use super::users::COLUMNS as USER_COLUMNS;
 use super::{Result, TenantScope, on_tx};
+use crate::domain::user::User;
 
 #[derive(FromRow, Clone, Debug)]
 pub struct CodeRow {
@@ -25,17 +28,22 @@ pub(super) const COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, s
     code_challenge_method, auth_time, sid, expires_at, used_at";
 
 impl TenantScope<'_> {
-    /// The code with this hash, spent or not. Spending it is a [`super::Claim::Code`] in the
-    /// group writer, which only one redemption can win.
-    pub async fn code_get(&mut self, code_hash: &str) -> Result<Option<CodeRow>> {
+    /// The code with this hash, spent or not, and its user, in one statement (the token
+    /// endpoint needs both). Spending it is a [`super::Claim::Code`] in the group writer, which
+    /// only one redemption can win.
+    pub async fn code_with_user(&mut self, code_hash: &str) -> Result<Option<(CodeRow, User)>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM auth_codes WHERE tenant_id = $1 AND code_hash = $2"
+            "SELECT {COLUMNS}, {USER_COLUMNS} FROM auth_codes c \
+             JOIN users u ON u.tenant_id = c.tenant_id AND u.id = c.user_id \
+             WHERE c.tenant_id = $1 AND c.code_hash = $2"
         ));
         let tenant = self.tenant_id();
-        Ok(on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+        let row: Option<WithUser<CodeRow>> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
             .bind(tenant)
             .bind(code_hash)
             .fetch_optional(&mut **conn)
-            .await?))
+            .await?);
+        row.map(|r| Ok((r.row, User::try_from(r.user)?)))
+            .transpose()
     }
 }

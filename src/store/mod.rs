@@ -166,7 +166,7 @@ impl Store {
     /// waited for, busy timeout) instead of failing on upgrade.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -20,6 +22,16 @@ use super::{Error, Result};
 pub struct Pools {
     pub(super) writer: sqlx::SqlitePool,
     pub(super) readers: sqlx::SqlitePool,
+    /// Write transactions begun so far; the checkpointer sleeps while it does not move.
+    pub(super) writes: Arc<AtomicU64>,
+}
+
+impl Pools {
+    /// `BEGIN IMMEDIATE` on the writer.
+    pub(super) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 pub(super) async fn connect(path: &Path, max_connections: u32) -> Result<Pools> {
@@ -48,7 +60,11 @@ pub(super) async fn connect(path: &Path, max_connections: u32) -> Result<Pools> 
     // The writer never checkpoints on its own (see `checkpoints`).
     let writer = pool(options.clone().pragma("wal_autocheckpoint", "0"), 1).await?;
     let readers = pool(options, max_connections.saturating_sub(1).max(1)).await?;
-    let pools = Pools { writer, readers };
+    let pools = Pools {
+        writer,
+        readers,
+        writes: Arc::default(),
+    };
     tokio::spawn(checkpoints(pools.clone()));
     Ok(pools)
 }
@@ -68,11 +84,18 @@ const RESTART_FRAMES: i64 = 8192;
 async fn checkpoints(pools: Pools) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = 0;
     loop {
         tick.tick().await;
         if pools.readers.is_closed() || pools.writer.is_closed() {
             return;
         }
+        // Nothing written since the last round: nothing to copy (an idle daemon stays idle).
+        let writes = pools.writes.load(Ordering::Relaxed);
+        if writes == seen {
+            continue;
+        }
+        seen = writes;
         match passive(&pools.readers).await {
             Ok(frames) if frames >= RESTART_FRAMES => {
                 if let Err(e) = passive(&pools.writer).await {

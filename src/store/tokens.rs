@@ -4,8 +4,10 @@
 
 use sqlx::FromRow;
 
+use super::users::{COLUMNS as USER_COLUMNS, UserRow};
 use super::{Result, TenantScope, on_tx};
 use crate::clock::UnixTime;
+use crate::domain::user::User;
 
 #[derive(FromRow, Clone, Debug)]
 pub struct AccessRow {
@@ -43,6 +45,24 @@ pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_i
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
     expires_at, used_at, revoked_at, created_at";
 
+/// A row joined with its user (`users u`).
+#[derive(FromRow)]
+pub(super) struct WithUser<T> {
+    #[sqlx(flatten)]
+    pub(super) row: T,
+    #[sqlx(flatten)]
+    pub(super) user: UserRow,
+}
+
+/// `a, b` as `alias.a, alias.b`.
+fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl TenantScope<'_> {
     pub async fn access_get(&mut self, token_hash: &str) -> Result<Option<AccessRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
@@ -66,6 +86,28 @@ impl TenantScope<'_> {
             .bind(token_hash)
             .fetch_optional(&mut **conn)
             .await?))
+    }
+
+    /// The refresh token with this hash and its user, in one statement (the refresh grant needs
+    /// both; a second query was a sixth of its cost).
+    pub async fn refresh_with_user(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRow, User)>> {
+        let refresh = qualified("r", REFRESH);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {refresh}, {USER_COLUMNS} FROM refresh_tokens r \
+             JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id \
+             WHERE r.tenant_id = $1 AND r.token_hash = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<WithUser<RefreshRow>> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(token_hash)
+            .fetch_optional(&mut **conn)
+            .await?);
+        row.map(|r| Ok((r.row, User::try_from(r.user)?)))
+            .transpose()
     }
 
     /// Revokes every refresh and access token of a family. Returns how many rows changed.

@@ -9,8 +9,10 @@ use crate::domain::ids::UserId;
 use crate::domain::tenant::Status;
 use crate::domain::user::{Email, Profile, User};
 
+/// A user as selected by [`COLUMNS`] (also joined onto codes and refresh tokens, which is why
+/// every column is qualified `u.` and `created_at` comes back as `user_created_at`).
 #[derive(FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     tenant_id: String,
     email: String,
@@ -26,13 +28,16 @@ struct UserRow {
     status: String,
     failed_attempts: i64,
     locked_until: Option<i64>,
+    #[sqlx(rename = "user_created_at")]
     created_at: i64,
     updated_at: i64,
 }
 
-const COLUMNS: &str = "id, tenant_id, email, email_verified, password_hash, given_name, family_name, name, \
-                       nickname, picture, locale, zoneinfo, status, CAST(failed_attempts AS BIGINT) AS failed_attempts, \
-                       locked_until, created_at, updated_at";
+/// Select list for `users u`.
+pub(super) const COLUMNS: &str = "u.id, u.tenant_id, u.email, u.email_verified, u.password_hash, \
+    u.given_name, u.family_name, u.name, u.nickname, u.picture, u.locale, u.zoneinfo, u.status, \
+    CAST(u.failed_attempts AS BIGINT) AS failed_attempts, u.locked_until, \
+    u.created_at AS user_created_at, u.updated_at";
 
 impl TryFrom<UserRow> for User {
     type Error = Error;
@@ -121,7 +126,7 @@ impl TenantScope<'_> {
 
     pub async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2"
+            "SELECT {COLUMNS} FROM users u WHERE tenant_id = $1 AND email = $2"
         ));
         let tenant = self.tenant_id();
         let row: Option<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
@@ -134,7 +139,7 @@ impl TenantScope<'_> {
 
     pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+            "SELECT {COLUMNS} FROM users u WHERE tenant_id = $1 AND id = $2"
         ));
         let tenant = self.tenant_id();
         let row: Option<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
@@ -147,7 +152,7 @@ impl TenantScope<'_> {
 
     pub async fn users_list(&mut self) -> Result<Vec<User>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email"
+            "SELECT {COLUMNS} FROM users u WHERE tenant_id = $1 ORDER BY email"
         ));
         let tenant = self.tenant_id();
         let rows: Vec<UserRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)

@@ -146,3 +146,71 @@ async fn racing_rotations_without_grace(store: Store) {
     racing_rotations(store, "0").await;
 }
 both_backends!(racing_rotations_without_grace);
+
+/// The SQLite writer never checkpoints inside a commit; the background checkpointer copies the
+/// WAL back into the database file within a few hundred milliseconds of the writes.
+#[tokio::test]
+async fn sqlite_wal_is_copied_back_in_the_background() {
+    let dir = crate::common::tempdir();
+    let w = world(stores::sqlite(dir.path()).await).await;
+    let db = dir.path().join("suite.db");
+    let size = || std::fs::metadata(&db).unwrap().len();
+    let before = size();
+    let now = w.app.clock.now();
+    for _ in 0..20 {
+        let writes: Vec<_> = (0..32)
+            .map(|_| {
+                let (_, row) = service_token(&w.svc.0.client_id, now);
+                w.app.writes.write(WriteSet::new(&w.a, now).access(row))
+            })
+            .collect();
+        for r in join_all(writes).await {
+            r.unwrap();
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file did not grow: the WAL was not checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Rotated tokens do not carry the code's hash; a replay of the code still ends them, through
+/// the family of the tokens the code itself produced.
+async fn replay_after_rotation_ends_the_rotated_tokens(store: Store) {
+    let w = world(store).await;
+    let c = code(&w, &[]).await.unwrap();
+    let first = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap();
+    let rotated = exchange(
+        &w,
+        &w.a,
+        &w.rp,
+        by_refresh(first.refresh_token.as_ref().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        userinfo::userinfo(&w.app, &w.a, &rotated.access_token)
+            .await
+            .is_ok()
+    );
+    let replay = exchange(&w, &w.a, &w.rp, by_code(&c)).await.unwrap_err();
+    assert_eq!(replay.code, Code::InvalidGrant);
+    assert!(
+        userinfo::userinfo(&w.app, &w.a, &rotated.access_token)
+            .await
+            .is_err(),
+        "the rotated access token must be revoked"
+    );
+    let next = exchange(
+        &w,
+        &w.a,
+        &w.rp,
+        by_refresh(rotated.refresh_token.as_ref().unwrap()),
+    );
+    assert_eq!(next.await.unwrap_err().code, Code::InvalidGrant);
+}
+both_backends!(replay_after_rotation_ends_the_rotated_tokens);

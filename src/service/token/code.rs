@@ -30,14 +30,14 @@ pub(super) async fn authorization_code(
 ) -> Result<(Issued, Option<Subject>), Error> {
     let code_hash = secret::hash(code);
     let bad = || Error::invalid_grant("the authorization code is invalid, expired or already used");
-    let row = {
+    let found = {
         let mut tx = app.store.read().await.map_err(internal)?;
         tx.scope(tenant)
-            .code_get(&code_hash)
+            .code_with_user(&code_hash)
             .await
             .map_err(internal)?
     };
-    let Some(row) = row else {
+    let Some((row, user)) = found else {
         return Err(bad());
     };
     if row.used_at.is_some() {
@@ -76,7 +76,7 @@ pub(super) async fn authorization_code(
         return refuse(e).await;
     }
     let granted = Scope::parse(&row.scope).map_err(internal)?;
-    let Some(profile) = active_profile(app, tenant, &row.user_id).await? else {
+    let Some(profile) = active_profile(user) else {
         return refuse(Error::invalid_grant("the user is no longer active")).await;
     };
     let with_refresh = client.allows(GrantType::RefreshToken)

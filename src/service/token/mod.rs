@@ -1,6 +1,7 @@
-//! The token endpoint's use cases: the three grants (RFC 6749 §4.1.3, §4.4, §6). Each is one
-//! write transaction with a small, fixed number of statements; id_tokens are signed after the
-//! commit with the tenant's cached key.
+//! The token endpoint's use cases: the three grants (RFC 6749 §4.1.3, §4.4, §6). Each reads
+//! what it needs, then writes one `WriteSet` (the spent code or refresh token and the new tokens,
+//! atomically) through group commit (`store::group`); id_tokens are signed after the commit with
+//! the tenant's cached key.
 
 mod client_credentials;
 mod code;
@@ -13,6 +14,7 @@ use crate::clock::UnixTime;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::{self, Scope};
 use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use crate::protocol::claims::{self, Profile};
 use crate::protocol::token::{Issued, TokenRequest};
 use crate::protocol::{Error, secret};
@@ -81,18 +83,9 @@ pub async fn exchange(
     }
 }
 
-/// The user behind a code or refresh token, if still active in this tenant.
-pub(super) async fn active_profile(
-    app: &App,
-    tenant: &Tenant,
-    user_id: &str,
-) -> Result<Option<Profile>, Error> {
-    let Ok(id) = user_id.parse() else {
-        return Ok(None);
-    };
-    let mut tx = app.store.read().await.map_err(internal)?;
-    let user = tx.scope(tenant).user_by_id(id).await.map_err(internal)?;
-    Ok(user.filter(|u| u.is_active()).map(Profile::from))
+/// The profile of the user behind a code or refresh token, if the user is still active.
+pub(super) fn active_profile(user: User) -> Option<Profile> {
+    user.is_active().then(|| Profile::from(user))
 }
 
 /// New tokens for a user: the access token and, with a family, the next refresh token of that

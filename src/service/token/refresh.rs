@@ -32,15 +32,15 @@ pub(super) async fn refresh_grant(
     // A lost claim means a concurrent rotation of the same token committed first: judge the
     // token again, which is then the grace case (or reuse, with no grace configured).
     for _ in 0..2 {
-        let row = {
+        let found = {
             let mut tx = app.store.read().await.map_err(internal)?;
             tx.scope(tenant)
-                .refresh_get(&hash)
+                .refresh_with_user(&hash)
                 .await
                 .map_err(internal)?
         };
         // A token of another client is "invalid" to this one (RFC 6749 §6), nothing more.
-        let Some(row) = row.filter(|r| r.client_id == client.client_id) else {
+        let Some((row, user)) = found.filter(|(r, _)| r.client_id == client.client_id) else {
             return Err(bad());
         };
         let state = refresh::State {
@@ -60,7 +60,7 @@ pub(super) async fn refresh_grant(
         };
         let granted = Scope::parse(&row.scope).map_err(internal)?;
         let scope = refresh::narrow(&granted, requested.as_ref())?;
-        let Some(profile) = active_profile(app, tenant, &row.user_id).await? else {
+        let Some(profile) = active_profile(user) else {
             return Err(Error::invalid_grant("the user is no longer active"));
         };
         let subject = Subject {
@@ -79,7 +79,10 @@ pub(super) async fn refresh_grant(
                 granted: &scope,
                 refresh_scope: &granted,
                 family: Some(row.family_id.clone()),
-                code_hash: row.code_hash.as_deref(),
+                // Only the code's own tokens carry its hash: a replayed code finds the family
+                // through them and revokes the whole family, rotated tokens included. Leaving
+                // it off here keeps rotations out of the code indexes.
+                code_hash: None,
                 now,
             },
             set,
