@@ -6,6 +6,8 @@ use clap::Parser;
 use opentrusty::cli::{self, Cli, Command};
 use opentrusty::{config::Config, daemon, logging};
 
+// The static build uses mimalloc for Rust and, through its `override` feature, for the C
+// libraries (SQLite, aws-lc) as well; musl's own malloc is much slower under threads.
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
