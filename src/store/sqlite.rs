@@ -71,14 +71,15 @@ pub(super) async fn connect(path: &Path, max_connections: u32) -> Result<Pools> 
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// WAL frames (pages) beyond which the writer finishes the checkpoint so the WAL can restart.
+/// WAL frames (4 KiB pages, so 32 MiB) beyond which the writer finishes the checkpoint so the
+/// WAL can restart.
 const RESTART_FRAMES: i64 = 8192;
 
 /// WAL checkpoints off the writer's path. By default SQLite checkpoints inside the commit that
 /// grows the WAL past 1000 pages, so the one writer (and every request queued behind it) waits
 /// for the copy and two fsyncs. Instead a reader connection copies the WAL in the background
-/// every 100 ms (PASSIVE: never blocks the writer), and when the WAL has grown past 1000 pages
-/// the writer runs one more PASSIVE checkpoint between two batches. That one only copies the
+/// every 100 ms after writes (PASSIVE: never blocks the writer), and when the WAL has grown
+/// past [`RESTART_FRAMES`] pages the writer runs one more PASSIVE checkpoint between two batches. That one only copies the
 /// few pages written since, and it completes with no write in flight, so the next transaction
 /// starts the WAL over instead of letting it grow. Ends when the pools are closed.
 async fn checkpoints(pools: Pools) {
