@@ -77,18 +77,14 @@ pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<C
     let idle = app.config.identity.session_idle_timeout.as_secs() as i64;
     let id_hash = hash_token(token);
     let mut tx = app.store.read().await?;
-    let mut scope = tx.scope(tenant);
-    let Some(session) = scope.session_live(&id_hash, now, now - idle).await? else {
-        return Ok(None);
-    };
-    let Some(user) = scope
-        .user_by_id(session.user_id)
-        .await?
-        .filter(User::is_active)
-    else {
-        return Ok(None);
-    };
+    let found = tx
+        .scope(tenant)
+        .session_live_with_user(&id_hash, now, now - idle)
+        .await?;
     drop(tx);
+    let Some((session, user)) = found.filter(|(_, u)| u.is_active()) else {
+        return Ok(None);
+    };
     if now - session.last_seen >= TOUCH_EVERY {
         let mut tx = app.store.begin().await?;
         tx.scope(tenant).session_touch(&id_hash, now).await?;

@@ -3,9 +3,12 @@
 use sqlx::FromRow;
 
 use super::scope::TenantScope;
+use super::tokens::WithUser;
+use super::users::COLUMNS as USER_COLUMNS;
 use super::{Error, Result, Store, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::UserId;
+use crate::domain::user::User;
 
 /// A live session as stored (the cookie value is not part of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +31,24 @@ struct SessionRow {
     amr: String,
     last_seen: i64,
     expires_at: i64,
+}
+
+impl TryFrom<SessionRow> for SessionRecord {
+    type Error = Error;
+    fn try_from(r: SessionRow) -> Result<SessionRecord> {
+        Ok(SessionRecord {
+            user_id: r
+                .user_id
+                .parse()
+                .map_err(|_| Error::Corrupt("sessions.user_id".into()))?,
+            id_hash: r.id_hash,
+            sid: r.sid,
+            auth_time: r.auth_time,
+            amr: r.amr.split_whitespace().map(str::to_owned).collect(),
+            last_seen: r.last_seen,
+            expires_at: r.expires_at,
+        })
+    }
 }
 
 pub struct NewSession<'a> {
@@ -80,21 +101,32 @@ impl TenantScope<'_> {
             .bind(idle_since)
             .fetch_optional(&mut **c)
             .await?);
-        row.map(|r| {
-            Ok(SessionRecord {
-                user_id: r
-                    .user_id
-                    .parse()
-                    .map_err(|_| Error::Corrupt("sessions.user_id".into()))?,
-                id_hash: r.id_hash,
-                sid: r.sid,
-                auth_time: r.auth_time,
-                amr: r.amr.split_whitespace().map(str::to_owned).collect(),
-                last_seen: r.last_seen,
-                expires_at: r.expires_at,
-            })
-        })
-        .transpose()
+        row.map(SessionRecord::try_from).transpose()
+    }
+
+    /// [`Self::session_live`] together with the session's user, in one statement (every
+    /// request with a session cookie needs both).
+    pub async fn session_live_with_user(
+        &mut self,
+        id_hash: &str,
+        now: UnixTime,
+        idle_since: UnixTime,
+    ) -> Result<Option<(SessionRecord, User)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT s.id_hash, s.sid, s.user_id, s.auth_time, s.amr, s.last_seen, s.expires_at, \
+             {USER_COLUMNS} FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+             WHERE s.tenant_id = $1 AND s.id_hash = $2 AND s.expires_at > $3 AND s.last_seen > $4"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<WithUser<SessionRow>> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(id_hash)
+            .bind(now)
+            .bind(idle_since)
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(|r| Ok((SessionRecord::try_from(r.row)?, User::try_from(r.user)?)))
+            .transpose()
     }
 
     pub async fn session_touch(&mut self, id_hash: &str, now: UnixTime) -> Result<()> {
