@@ -6,9 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{error_response, form_pairs, no_store, presented};
+use super::{error_response, no_store, token_form};
 use crate::app::AppState;
-use crate::protocol::Error;
 use crate::service::introspect;
 use crate::web::extract::TenantCtx;
 
@@ -20,17 +19,13 @@ pub async fn introspect(
 ) -> Response {
     let basic = headers.contains_key(header::AUTHORIZATION);
     let result = async {
-        let mut form = form_pairs(&body)?;
-        let who = presented(&headers, &mut form)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| Error::invalid_request("token is required"))?;
+        let req = token_form(&headers, &body)?;
         introspect::introspect(
             &app,
             &tenant,
-            &who,
-            token,
-            form.get("token_type_hint").map(String::as_str),
+            &req.client,
+            &req.token,
+            req.form.get("token_type_hint").map(String::as_str),
         )
         .await
     }

@@ -144,6 +144,27 @@ pub fn form_pairs(body: &[u8]) -> Result<std::collections::HashMap<String, Strin
     crate::protocol::token::single(pairs)
 }
 
+/// A request about one token (RFC 7009 §2.1, RFC 7662 §2.1): the authenticated client, the
+/// required `token` and the remaining form parameters.
+pub struct TokenForm {
+    pub client: Presented,
+    pub token: String,
+    pub form: std::collections::HashMap<String, String>,
+}
+
+pub fn token_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Error> {
+    let mut form = form_pairs(body)?;
+    let client = presented(headers, &mut form)?;
+    let token = form
+        .remove("token")
+        .ok_or_else(|| Error::invalid_request("token is required"))?;
+    Ok(TokenForm {
+        client,
+        token,
+        form,
+    })
+}
+
 /// Whether a request body is `application/x-www-form-urlencoded` (RFC 6749 §4.1.3).
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{error_response, form_pairs, no_store, presented};
+use super::{error_response, no_store, token_form};
 use crate::app::AppState;
 use crate::protocol::{Code, Error};
 use crate::service::revoke;
@@ -20,13 +20,9 @@ pub async fn revoke(
 ) -> Response {
     let basic = headers.contains_key(header::AUTHORIZATION);
     let result = async {
-        let mut form = form_pairs(&body)?;
-        let who = presented(&headers, &mut form)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| Error::invalid_request("token is required"))?;
+        let req = token_form(&headers, &body)?;
         // RFC 7009 §2.2.1: an unknown hint value is an error; a known one is only advice.
-        if let Some(h) = form.get("token_type_hint")
+        if let Some(h) = req.form.get("token_type_hint")
             && h != "access_token"
             && h != "refresh_token"
         {
@@ -35,7 +31,7 @@ pub async fn revoke(
                 "token_type_hint is unknown",
             ));
         }
-        revoke::revoke(&app, &tenant, &who, token, &ctx).await
+        revoke::revoke(&app, &tenant, &req.client, &req.token, &ctx).await
     }
     .await;
     match result {
