@@ -79,7 +79,7 @@ pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<C
     let mut tx = app.store.read().await?;
     let found = tx
         .scope(tenant)
-        .session_live_with_user(&id_hash, now, now - idle)
+        .session_live(&id_hash, now, now - idle)
         .await?;
     drop(tx);
     let Some((session, user)) = found.filter(|(_, u)| u.is_active()) else {
@@ -114,7 +114,7 @@ pub async fn logout(app: &App, tenant: &Tenant, token: &str, ctx: &Context) -> R
         .await?;
     let existed = tx.scope(tenant).session_delete(&id_hash).await?;
     let recorded = match live {
-        Some(s) if existed => Some(
+        Some((s, _)) if existed => Some(
             audit::record(
                 &mut tx,
                 Event {

@@ -3,8 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::tokens::WithUser;
-use super::users::COLUMNS as USER_COLUMNS;
+use super::users::{COLUMNS as USER_COLUMNS, WithUser};
 use super::{Result, TenantScope, on_tx};
 use crate::domain::user::User;
 

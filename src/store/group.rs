@@ -170,6 +170,73 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<(WriteSet, Reply)>) {
     }
 }
 
+/// Bind placeholders in order: `$1`, `$2` and so on for PostgreSQL, `?` for SQLite (see
+/// [`insert_sql`]).
+struct Placeholders {
+    numbered: bool,
+    n: usize,
+}
+
+impl Placeholders {
+    fn for_tx(tx: &Tx) -> Placeholders {
+        Placeholders {
+            numbered: matches!(tx, Tx::Postgres(_) | Tx::PostgresConn(_)),
+            n: 0,
+        }
+    }
+
+    /// Appends `count` placeholders to `sql`: `?, ?, ?`.
+    fn list(&mut self, sql: &mut String, count: usize) {
+        for i in 0..count {
+            sql.push_str(if i == 0 { "" } else { ", " });
+            self.n += 1;
+            if self.numbered {
+                let _ = write!(sql, "${}", self.n);
+            } else {
+                sql.push('?');
+            }
+        }
+    }
+
+    /// Appends `count` parenthesised groups of `width` placeholders: `(?, ?), (?, ?)`.
+    fn tuples(&mut self, sql: &mut String, count: usize, width: usize) {
+        for i in 0..count {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            self.list(sql, width);
+            sql.push(')');
+        }
+    }
+}
+
+/// The rows of one kind that `sets` carry, each with its set's tenant id and time.
+fn rows<'a, T>(
+    sets: &[&'a WriteSet],
+    pick: impl Fn(&'a WriteSet) -> Option<&'a T>,
+) -> Vec<(String, UnixTime, &'a T)> {
+    sets.iter()
+        .filter_map(|s| pick(s).map(|r| (s.tenant_id.to_string(), s.now, r)))
+        .collect()
+}
+
+/// One multi-row `INSERT` of `$rows` (from [`rows`]) into `$table`, binding each row with
+/// `$bind`; nothing when there are none.
+macro_rules! insert_rows {
+    ($tx:expr, $table:expr, $columns:expr, $rows:expr, |$q:ident, $row:pat_param| $bind:expr) => {{
+        let rows = $rows;
+        if !rows.is_empty() {
+            let tx: &mut Tx = $tx;
+            let sql = sqlx::AssertSqlSafe(insert_sql(tx, $table, $columns, rows.len()));
+            on_tx!(tx, |conn| {
+                let mut $q = sqlx::query(sql);
+                for $row in &rows {
+                    $q = $bind;
+                }
+                $q.execute(&mut **conn).await?;
+            });
+        }
+    }};
+}
+
 /// Writes `sets` in one transaction; one outcome per set, in order.
 async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> {
     let mut tx = store.begin().await?;
@@ -192,9 +259,67 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .filter(|(_, o)| **o == Written::Done)
         .map(|(s, _)| *s)
         .collect();
-    insert_codes(&mut tx, &winners).await?;
-    insert_access(&mut tx, &winners).await?;
-    insert_refresh(&mut tx, &winners).await?;
+    let codes = rows(&winners, |s| s.code.as_ref());
+    let code_columns = format!("{CODE_COLUMNS}, created_at");
+    insert_rows!(&mut tx, "auth_codes", &code_columns, codes, |q,
+                                                               (
+        tenant,
+        now,
+        c,
+    )| q
+        .bind(tenant)
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(&c.user_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(&c.code_challenge_method)
+        .bind(c.auth_time)
+        .bind(&c.sid)
+        .bind(c.expires_at)
+        .bind(c.used_at)
+        .bind(*now));
+    let access = rows(&winners, |s| s.access.as_ref());
+    insert_rows!(&mut tx, "access_tokens", ACCESS, access, |q,
+                                                            (
+        tenant,
+        _,
+        t,
+    )| q
+        .bind(tenant)
+        .bind(&t.token_hash)
+        .bind(&t.client_id)
+        .bind(&t.user_id)
+        .bind(&t.scope)
+        .bind(&t.family_id)
+        .bind(&t.code_hash)
+        .bind(t.auth_time)
+        .bind(&t.sid)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .bind(t.created_at));
+    let refresh = rows(&winners, |s| s.refresh.as_ref());
+    insert_rows!(&mut tx, "refresh_tokens", REFRESH, refresh, |q,
+                                                               (
+        tenant,
+        _,
+        t,
+    )| q
+        .bind(tenant)
+        .bind(&t.token_hash)
+        .bind(&t.client_id)
+        .bind(&t.user_id)
+        .bind(&t.family_id)
+        .bind(&t.scope)
+        .bind(t.auth_time)
+        .bind(&t.sid)
+        .bind(&t.code_hash)
+        .bind(t.expires_at)
+        .bind(t.used_at)
+        .bind(t.revoked_at)
+        .bind(t.created_at));
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -245,18 +370,12 @@ async fn claim_all(
     // `key IN (..)` finds the rows by primary key; the row-value test then binds each hash to
     // its tenant (on its own it would not use the index: SQLite scans the table for it).
     let mut p = Placeholders::for_tx(tx);
-    let mut sql = format!(
-        "UPDATE {table} SET used_at = {} WHERE used_at IS NULL{unrevoked} AND {key} IN (",
-        p.next()
-    );
-    for i in 0..claims.len() {
-        let _ = write!(sql, "{}{}", if i == 0 { "" } else { ", " }, p.next());
-    }
+    let mut sql = format!("UPDATE {table} SET used_at = ");
+    p.list(&mut sql, 1);
+    let _ = write!(sql, " WHERE used_at IS NULL{unrevoked} AND {key} IN (");
+    p.list(&mut sql, claims.len());
     let _ = write!(sql, ") AND (tenant_id, {key}) IN (VALUES ");
-    for i in 0..claims.len() {
-        let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(sql, "{sep}({}, {})", p.next(), p.next());
-    }
+    p.tuples(&mut sql, claims.len(), 2);
     let _ = write!(sql, ") RETURNING tenant_id, {key}");
     let sql = sqlx::AssertSqlSafe(sql);
     let won: Vec<(String, String)> = on_tx!(tx, |conn| {
@@ -272,143 +391,13 @@ async fn claim_all(
     Ok(won.into_iter().collect())
 }
 
-/// Bind placeholders in order: `$1, $2, ..` on PostgreSQL, `?` on SQLite (see [`insert_sql`]).
-struct Placeholders {
-    numbered: bool,
-    n: usize,
-}
-
-impl Placeholders {
-    fn for_tx(tx: &Tx) -> Placeholders {
-        Placeholders {
-            numbered: matches!(tx, Tx::Postgres(_) | Tx::PostgresConn(_)),
-            n: 0,
-        }
-    }
-
-    fn next(&mut self) -> String {
-        self.n += 1;
-        if self.numbered {
-            format!("${}", self.n)
-        } else {
-            "?".to_owned()
-        }
-    }
-}
-
 /// `INSERT INTO table (tenant_id, columns) VALUES ($1, ..), (..), ..` for `rows` rows.
 ///
 /// SQLite gets anonymous `?` placeholders: sqlx looks up the name of every numbered one, and
 /// SQLite finds a name by walking the statement's list of names, which made binding a 400-value
 /// statement quadratic (5 % of the writer's time).
 fn insert_sql(tx: &Tx, table: &str, columns: &str, rows: usize) -> String {
-    let mut p = Placeholders::for_tx(tx);
-    let per_row = 1 + columns.split(',').count();
     let mut sql = format!("INSERT INTO {table} (tenant_id, {columns}) VALUES ");
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..per_row {
-            sql.push_str(if c == 0 { "" } else { ", " });
-            sql.push_str(&p.next());
-        }
-        sql.push(')');
-    }
+    Placeholders::for_tx(tx).tuples(&mut sql, rows, 1 + columns.split(',').count());
     sql
-}
-
-async fn insert_codes(tx: &mut Tx, sets: &[&WriteSet]) -> Result<()> {
-    let rows: Vec<(String, &CodeRow, UnixTime)> = sets
-        .iter()
-        .filter_map(|s| s.code.as_ref().map(|c| (s.tenant_id.to_string(), c, s.now)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let columns = format!("{CODE_COLUMNS}, created_at");
-    let sql = sqlx::AssertSqlSafe(insert_sql(tx, "auth_codes", &columns, rows.len()));
-    on_tx!(tx, |conn| {
-        let mut q = sqlx::query(sql);
-        for (tenant, c, now) in &rows {
-            q = q
-                .bind(tenant)
-                .bind(&c.code_hash)
-                .bind(&c.client_id)
-                .bind(&c.user_id)
-                .bind(&c.redirect_uri)
-                .bind(&c.scope)
-                .bind(&c.nonce)
-                .bind(&c.code_challenge)
-                .bind(&c.code_challenge_method)
-                .bind(c.auth_time)
-                .bind(&c.sid)
-                .bind(c.expires_at)
-                .bind(c.used_at)
-                .bind(*now);
-        }
-        q.execute(&mut **conn).await?;
-    });
-    Ok(())
-}
-
-async fn insert_access(tx: &mut Tx, sets: &[&WriteSet]) -> Result<()> {
-    let rows: Vec<(String, &AccessRow)> = sets
-        .iter()
-        .filter_map(|s| s.access.as_ref().map(|a| (s.tenant_id.to_string(), a)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = sqlx::AssertSqlSafe(insert_sql(tx, "access_tokens", ACCESS, rows.len()));
-    on_tx!(tx, |conn| {
-        let mut q = sqlx::query(sql);
-        for (tenant, t) in &rows {
-            q = q
-                .bind(tenant)
-                .bind(&t.token_hash)
-                .bind(&t.client_id)
-                .bind(&t.user_id)
-                .bind(&t.scope)
-                .bind(&t.family_id)
-                .bind(&t.code_hash)
-                .bind(t.auth_time)
-                .bind(&t.sid)
-                .bind(t.expires_at)
-                .bind(t.revoked_at)
-                .bind(t.created_at);
-        }
-        q.execute(&mut **conn).await?;
-    });
-    Ok(())
-}
-
-async fn insert_refresh(tx: &mut Tx, sets: &[&WriteSet]) -> Result<()> {
-    let rows: Vec<(String, &RefreshRow)> = sets
-        .iter()
-        .filter_map(|s| s.refresh.as_ref().map(|r| (s.tenant_id.to_string(), r)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = sqlx::AssertSqlSafe(insert_sql(tx, "refresh_tokens", REFRESH, rows.len()));
-    on_tx!(tx, |conn| {
-        let mut q = sqlx::query(sql);
-        for (tenant, t) in &rows {
-            q = q
-                .bind(tenant)
-                .bind(&t.token_hash)
-                .bind(&t.client_id)
-                .bind(&t.user_id)
-                .bind(&t.family_id)
-                .bind(&t.scope)
-                .bind(t.auth_time)
-                .bind(&t.sid)
-                .bind(&t.code_hash)
-                .bind(t.expires_at)
-                .bind(t.used_at)
-                .bind(t.revoked_at)
-                .bind(t.created_at);
-        }
-        q.execute(&mut **conn).await?;
-    });
-    Ok(())
 }

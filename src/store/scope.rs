@@ -4,6 +4,10 @@
 //! tenant id is private. Every statement on a tenant-owned table, in every `impl TenantScope`
 //! block of this module, carries `tenant_id = $1` bound from [`TenantScope::tenant_id`], so a
 //! review of isolation is a grep. A row of another tenant is simply "not found".
+//!
+//! The one other place that touches tenant-owned rows is group commit (`group.rs`): a
+//! `WriteSet` is likewise built only from a store-returned [`Tenant`], and every claim and every
+//! inserted row there binds that set's tenant id.
 
 use super::Tx;
 use crate::domain::ids::TenantId;

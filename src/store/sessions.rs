@@ -3,8 +3,7 @@
 use sqlx::FromRow;
 
 use super::scope::TenantScope;
-use super::tokens::WithUser;
-use super::users::COLUMNS as USER_COLUMNS;
+use super::users::{COLUMNS as USER_COLUMNS, WithUser};
 use super::{Error, Result, Store, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::UserId;
@@ -84,29 +83,9 @@ impl TenantScope<'_> {
     }
 
     /// The session if it belongs to this tenant, has not reached its absolute expiry and has
-    /// been seen since `idle_since`.
+    /// been seen since `idle_since`, together with its user, in one statement (every request
+    /// with a session cookie needs both).
     pub async fn session_live(
-        &mut self,
-        id_hash: &str,
-        now: UnixTime,
-        idle_since: UnixTime,
-    ) -> Result<Option<SessionRecord>> {
-        const SQL: &str = "SELECT id_hash, sid, user_id, auth_time, amr, last_seen, expires_at FROM sessions \
-                           WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $3 AND last_seen > $4";
-        let tenant = self.tenant_id();
-        let row: Option<SessionRow> = on_tx!(self.tx, |c| sqlx::query_as(SQL)
-            .bind(&tenant)
-            .bind(id_hash)
-            .bind(now)
-            .bind(idle_since)
-            .fetch_optional(&mut **c)
-            .await?);
-        row.map(SessionRecord::try_from).transpose()
-    }
-
-    /// [`Self::session_live`] together with the session's user, in one statement (every
-    /// request with a session cookie needs both).
-    pub async fn session_live_with_user(
         &mut self,
         id_hash: &str,
         now: UnixTime,

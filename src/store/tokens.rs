@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::users::{COLUMNS as USER_COLUMNS, UserRow};
+use super::users::{COLUMNS as USER_COLUMNS, WithUser};
 use super::{Result, TenantScope, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::user::User;
@@ -44,15 +44,6 @@ pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_i
     expires_at, revoked_at, created_at";
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
     expires_at, used_at, revoked_at, created_at";
-
-/// A row joined with its user (`users u`).
-#[derive(FromRow)]
-pub(super) struct WithUser<T> {
-    #[sqlx(flatten)]
-    pub(super) row: T,
-    #[sqlx(flatten)]
-    pub(super) user: UserRow,
-}
 
 /// `a, b` as `alias.a, alias.b`.
 fn qualified(alias: &str, columns: &str) -> String {

@@ -33,6 +33,15 @@ pub(super) struct UserRow {
     updated_at: i64,
 }
 
+/// A row of another table joined with its user (`JOIN users u`, selected with [`COLUMNS`]).
+#[derive(FromRow)]
+pub(super) struct WithUser<T> {
+    #[sqlx(flatten)]
+    pub(super) row: T,
+    #[sqlx(flatten)]
+    pub(super) user: UserRow,
+}
+
 /// Select list for `users u`.
 pub(super) const COLUMNS: &str = "u.id, u.tenant_id, u.email, u.email_verified, u.password_hash, \
     u.given_name, u.family_name, u.name, u.nickname, u.picture, u.locale, u.zoneinfo, u.status, \

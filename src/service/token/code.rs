@@ -29,7 +29,7 @@ pub(super) async fn authorization_code(
     now: UnixTime,
 ) -> Result<(Issued, Option<Subject>), Error> {
     let code_hash = secret::hash(code);
-    let bad = || Error::invalid_grant("the authorization code is invalid, expired or already used");
+
     let found = {
         let mut tx = app.store.read().await.map_err(internal)?;
         tx.scope(tenant)
@@ -38,7 +38,7 @@ pub(super) async fn authorization_code(
             .map_err(internal)?
     };
     let Some((row, user)) = found else {
-        return Err(bad());
+        return Err(bad_code());
     };
     if row.used_at.is_some() {
         return Err(replayed(app, tenant, client, &code_hash, ctx, now).await);
@@ -53,7 +53,7 @@ pub(super) async fn authorization_code(
         }
     };
     if row.client_id != client.client_id || row.expires_at <= now {
-        return refuse(bad()).await;
+        return refuse(bad_code()).await;
     }
     // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
     if redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
@@ -142,9 +142,12 @@ async fn replayed(
         .map_err(internal)
     };
     match revoke.await {
-        Ok(()) => {
-            Error::invalid_grant("the authorization code is invalid, expired or already used")
-        }
+        Ok(()) => bad_code(),
         Err(e) => e,
     }
+}
+
+/// What a client learns about any code it cannot redeem (RFC 6749 §5.2), whatever the reason.
+fn bad_code() -> Error {
+    Error::invalid_grant("the authorization code is invalid, expired or already used")
 }
