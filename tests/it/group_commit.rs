@@ -12,7 +12,7 @@ use opentrusty::store::{AccessRow, Store, WriteSet, Written};
 
 use crate::both_backends;
 use crate::common::stores;
-use crate::oauth_suite::{KEK, World, basic, by_code, by_refresh, code, exchange, world};
+use crate::oauth_world::{KEK, World, basic, by_code, by_refresh, code, exchange, world};
 
 fn service_token(client_id: &str, now: i64) -> (String, AccessRow) {
     let token = secret::generate();

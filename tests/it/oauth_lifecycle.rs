@@ -8,7 +8,7 @@ use opentrusty::service::{Context, introspect, keys};
 use opentrusty::store::Store;
 
 use crate::both_backends;
-use crate::oauth_suite::*;
+use crate::oauth_world::*;
 
 async fn two_nodes_agree_on_keys_through_rotation(store: Store) {
     let w = world(store.clone()).await;
