@@ -13,71 +13,15 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod identity;
+mod known;
 mod oauth;
 mod parse;
 
 pub use identity::{IdentityConfig, IpNet};
+pub use known::{KNOWN, Known, PREFIX};
 pub use oauth::{KeyEncryptionKey, OauthConfig};
 use parse::*;
 use url::Url;
-
-pub const PREFIX: &str = "OPENTRUSTY_";
-
-/// A variable the daemon knows: its name without the prefix, whether it is secret, and the
-/// systemd credential name it may also come from (`LoadCredential=NAME:...`).
-pub struct Known {
-    pub name: &'static str,
-    pub secret: bool,
-    pub credential: Option<&'static str>,
-}
-
-const fn var(name: &'static str) -> Known {
-    Known {
-        name,
-        secret: false,
-        credential: None,
-    }
-}
-
-const fn secret(name: &'static str, credential: &'static str) -> Known {
-    Known {
-        name,
-        secret: true,
-        credential: Some(credential),
-    }
-}
-
-/// Every variable read anywhere in the daemon. Anything else with the prefix is a warning.
-pub const KNOWN: &[Known] = &[
-    secret("DATABASE_URL", "database-url"),
-    secret("DATABASE_PASSWORD", "database-password"),
-    var("PUBLIC_URL"),
-    var("LISTEN"),
-    var("ADMIN_LISTEN"),
-    var("LOG"),
-    var("LOG_FORMAT"),
-    var("MIGRATE_ON_START"),
-    var("SHUTDOWN_TIMEOUT"),
-    var("ALLOW_ROOT"),
-    var("USER"),
-    var("ENV_FILE"),
-    var("DATABASE_MAX_CONNECTIONS"),
-    var("ARGON2_MEMORY_KIB"),
-    var("ARGON2_ITERATIONS"),
-    var("ARGON2_PARALLELISM"),
-    var("HASH_CONCURRENCY"),
-    var("HASH_QUEUE_TIMEOUT_MS"),
-    var("LOCKOUT_THRESHOLD"),
-    var("LOCKOUT_DURATION"),
-    var("SESSION_IDLE_TIMEOUT"),
-    var("SESSION_LIFETIME"),
-    var("TRUSTED_PROXIES"),
-    var("LOGIN_RATE_PER_IP"),
-    var("LOGIN_RATE_PER_ACCOUNT"),
-    secret("KEY_ENCRYPTION_KEY", "key-encryption-key"),
-    var("KEY_ROTATION_DAYS"),
-    var("REFRESH_REUSE_GRACE"),
-];
 
 /// The raw, flat view of the environment (strings only; parsing happens in [`Config::from_vars`]
 /// so that each error can name its variable).
