@@ -35,14 +35,14 @@ ok "rpmlint clean ($(basename "$RPM"))"
 # The rpm %pre feeds the sysusers line on stdin: it must equal systemd/opentrusty.sysusers.
 [ "$(grep -v '^#' "$HERE/../systemd/opentrusty.sysusers")" = "$(sed -n '/^u /p' "$HERE/rpm/pre_install.sh")" ] \
     || fail "packaging/rpm/pre_install.sh and systemd/opentrusty.sysusers disagree"
-# The example env file documents exactly the variables the daemon reads (KNOWN in src/config.rs).
-SRC=$HERE/../src/config.rs
+# The example env file documents exactly the variables the daemon reads (KNOWN in src/config/known.rs).
+SRC=$HERE/../src/config/known.rs
 if [ -f "$SRC" ]; then
     sed -n '/^pub const KNOWN/,/^];/s/.*\(var\|secret\)("\([A-Z0-9_]*\)".*/OPENTRUSTY_\2/p' "$SRC" | sort > "$S/known"
     sed -n 's/^#\(OPENTRUSTY_[A-Z0-9_]*\)=.*/\1/p' "$HERE/opentrusty.env" | sort > "$S/documented"
-    [ -s "$S/known" ] || fail "could not read the variable list from src/config.rs"
+    [ -s "$S/known" ] || fail "could not read the variable list from src/config/known.rs"
     cmp -s "$S/known" "$S/documented" || { diff "$S/known" "$S/documented" || true
-        fail "packaging/opentrusty.env and KNOWN in src/config.rs disagree (< undocumented, > unknown)"; }
+        fail "packaging/opentrusty.env and KNOWN in src/config/known.rs disagree (< undocumented, > unknown)"; }
     ok "opentrusty.env documents the $(wc -l < "$S/known") variables the daemon reads"
 fi
 SEC=$(systemd-analyze security --offline=yes "$HERE/../systemd/opentrusty.service" 2>&1 | tail -1)
