@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod http;
 mod identity;
 mod known;
 mod oauth;
 mod parse;
 
+pub use http::{AccessLog, HttpConfig};
 pub use identity::{IdentityConfig, IpNet};
 pub use known::{KNOWN, Known, PREFIX};
 pub use oauth::{KeyEncryptionKey, OauthConfig};
@@ -55,6 +57,12 @@ struct Raw {
     key_encryption_key: Option<String>,
     key_rotation_days: Option<String>,
     refresh_reuse_grace: Option<String>,
+    audit_retention_days: Option<String>,
+    http_header_timeout: Option<String>,
+    http_idle_timeout: Option<String>,
+    http_max_connections: Option<String>,
+    access_log: Option<String>,
+    access_log_slow_ms: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +180,9 @@ pub struct Config {
     pub env_file: Option<PathBuf>,
     pub identity: IdentityConfig,
     pub oauth: OauthConfig,
+    pub http: HttpConfig,
+    /// Audit events older than this are purged by housekeeping.
+    pub audit_retention: Duration,
     /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
     pub warnings: Vec<String>,
 }
@@ -356,6 +367,20 @@ impl Config {
             )?,
         };
 
+        let http = http::parse(http::Raw {
+            header_timeout: raw.http_header_timeout.as_deref(),
+            idle_timeout: raw.http_idle_timeout.as_deref(),
+            max_connections: raw.http_max_connections.as_deref(),
+            access_log: raw.access_log.as_deref(),
+            slow_ms: raw.access_log_slow_ms.as_deref(),
+        })?;
+        let audit_retention_days = parse_u32(
+            "AUDIT_RETENTION_DAYS",
+            raw.audit_retention_days.as_deref(),
+            365,
+            1..=36_500,
+        )?;
+
         Ok(Config {
             database_url,
             database_max_connections,
@@ -371,6 +396,8 @@ impl Config {
             env_file,
             identity,
             oauth,
+            http,
+            audit_retention: Duration::from_secs(u64::from(audit_retention_days) * 86_400),
             warnings,
         })
     }
@@ -476,6 +503,27 @@ impl Config {
             (
                 "REFRESH_REUSE_GRACE".into(),
                 self.oauth.refresh_reuse_grace.as_secs().to_string(),
+            ),
+            (
+                "AUDIT_RETENTION_DAYS".into(),
+                (self.audit_retention.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "HTTP_HEADER_TIMEOUT".into(),
+                self.http.header_read_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_IDLE_TIMEOUT".into(),
+                self.http.idle_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_MAX_CONNECTIONS".into(),
+                self.http.max_connections.to_string(),
+            ),
+            ("ACCESS_LOG".into(), self.http.access_log.as_str().into()),
+            (
+                "ACCESS_LOG_SLOW_MS".into(),
+                self.http.slow_request.as_millis().to_string(),
             ),
             (
                 "ENV_FILE".into(),

@@ -57,4 +57,10 @@ pub const KNOWN: &[Known] = &[
     secret("KEY_ENCRYPTION_KEY", "key-encryption-key"),
     var("KEY_ROTATION_DAYS"),
     var("REFRESH_REUSE_GRACE"),
+    var("AUDIT_RETENTION_DAYS"),
+    var("HTTP_HEADER_TIMEOUT"),
+    var("HTTP_IDLE_TIMEOUT"),
+    var("HTTP_MAX_CONNECTIONS"),
+    var("ACCESS_LOG"),
+    var("ACCESS_LOG_SLOW_MS"),
 ];

@@ -72,7 +72,7 @@ pub(super) fn parse(
         key_encryption_key,
         state_dir: state_dir.unwrap_or_else(|| PathBuf::from("var")),
         key_rotation: Duration::from_secs(u64::from(days) * 86_400),
-        refresh_reuse_grace: parse_seconds("REFRESH_REUSE_GRACE", grace, 10, 0..=300)?,
+        refresh_reuse_grace: parse_seconds("REFRESH_REUSE_GRACE", grace, 2, 0..=300)?,
     })
 }
 
