@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::{error_response, no_store, token_form};
+use super::{basic_used, error_response, no_store, token_form};
 use crate::app::AppState;
 use crate::service::introspect;
 use crate::web::extract::TenantCtx;
@@ -17,7 +17,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let basic = headers.contains_key(header::AUTHORIZATION);
+    let basic = basic_used(&headers);
     let result = async {
         let req = token_form(&headers, &body)?;
         introspect::introspect(

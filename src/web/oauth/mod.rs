@@ -55,7 +55,10 @@ pub fn no_store(mut res: Response) -> Response {
     res
 }
 
-/// The RFC 6749 §5.2 JSON error; `invalid_client` after Basic auth carries a challenge.
+/// The RFC 6749 §5.2 JSON error. `invalid_client` carries a `Basic` challenge only when the
+/// client tried Basic (§5.2: "If the client attempted to authenticate via the Authorization
+/// request header field"); sent to a `client_secret_post` client, it makes clients such as
+/// openid-client report the challenge instead of the error.
 pub fn error_response(e: &Error, basic_used: bool) -> Response {
     let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = axum::Json(json!({
@@ -63,18 +66,23 @@ pub fn error_response(e: &Error, basic_used: bool) -> Response {
         "error_description": e.description,
     }));
     let mut res = (status, body).into_response();
-    if e.code == Code::InvalidClient {
-        let challenge = if basic_used {
-            "Basic realm=\"opentrusty\", charset=\"UTF-8\""
-        } else {
-            "Basic realm=\"opentrusty\""
-        };
+    if e.code == Code::InvalidClient && basic_used {
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
+            HeaderValue::from_static("Basic realm=\"opentrusty\", charset=\"UTF-8\""),
         );
     }
     no_store(res)
+}
+
+/// Whether the request carries `Authorization: Basic ...` (the scheme is case-insensitive,
+/// RFC 9110 §11.1).
+pub fn basic_used(headers: &HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).is_some_and(|v| {
+        v.as_bytes()
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"basic "))
+    })
 }
 
 /// Reads the client's credentials: HTTP Basic (RFC 6749 §2.3.1, both parts form-urlencoded),

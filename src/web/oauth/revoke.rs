@@ -2,10 +2,10 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{error_response, no_store, token_form};
+use super::{basic_used, error_response, no_store, token_form};
 use crate::app::AppState;
 use crate::protocol::{Code, Error};
 use crate::service::revoke;
@@ -18,7 +18,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let basic = headers.contains_key(header::AUTHORIZATION);
+    let basic = basic_used(&headers);
     let result = async {
         let req = token_form(&headers, &body)?;
         // RFC 7009 §2.2.1: an unknown hint value is an error; a known one is only advice.

@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::{error_response, form_pairs, is_form, no_store, presented};
+use super::{basic_used, error_response, form_pairs, is_form, no_store, presented};
 use crate::app::AppState;
 use crate::protocol::Error;
 use crate::protocol::token::TokenRequest;
@@ -20,9 +20,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes().starts_with(b"Basic "));
+    let basic = basic_used(&headers);
     let result = async {
         if !is_form(&headers) {
             return Err(Error::invalid_request(
