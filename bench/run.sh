@@ -22,7 +22,7 @@ export OPENTRUSTY_DATABASE_URL="sqlite://$work/bench.db" STATE_DIRECTORY="$work"
 $BIN tenant create acme >/dev/null
 printf 'bench-password-123\n' | $BIN user create --tenant acme --email bench@example.com --password-file - >/dev/null
 rp=$($BIN client create --tenant acme --name bench-rp --redirect-uri https://rp.example/cb --first-party --json)
-svc=$($BIN client create --tenant acme --name bench-svc --grant client_credentials --scope api --json)
+svc=$($BIN client create --tenant acme --name bench-svc --grant client_credentials --scope api --introspection --json)
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 $BIN serve 2>"$work/daemon.log" &
 pid=$!

@@ -74,8 +74,15 @@ pub enum TenantCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Disable a tenant: its endpoints answer 404 from then on.
+    /// Disable a tenant: its endpoints answer 404 from then on, and every session and token
+    /// of it ends.
     Disable {
+        slug: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Enable a disabled tenant again (its ended sessions and tokens stay ended).
+    Enable {
         slug: String,
         #[command(flatten)]
         out: Output,
@@ -155,7 +162,7 @@ pub enum UserCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Set a new password (ends the user's sessions).
+    /// Set a new password (ends the user's sessions and revokes their tokens).
     SetPassword {
         #[command(flatten)]
         user: UserRef,
@@ -165,8 +172,16 @@ pub enum UserCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Disable a user (ends the user's sessions).
+    /// Disable a user (ends the user's sessions and revokes their tokens).
     Disable {
+        #[command(flatten)]
+        user: UserRef,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Delete a user and their personal data, sessions, tokens and consents (the audit trail
+    /// keeps the user's id).
+    Delete {
         #[command(flatten)]
         user: UserRef,
         #[command(flatten)]
@@ -324,7 +339,18 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             print(
                 &out,
                 tenant_json(&t, app),
-                format!("disabled tenant {}", t.slug),
+                format!(
+                    "disabled tenant {}; its sessions and tokens were ended",
+                    t.slug
+                ),
+            );
+        }
+        TenantCommand::Enable { slug, out } => {
+            let t = admin::tenant_enable(app, &slug, &ctx).await?;
+            print(
+                &out,
+                tenant_json(&t, app),
+                format!("enabled tenant {}", t.slug),
             );
         }
     }
@@ -437,13 +463,21 @@ async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
             print(
                 &out,
                 json!({ "password_set": u.email }),
-                format!("password set for {}; their sessions were ended", u.email),
+                format!(
+                    "password set for {}; their sessions and tokens were ended",
+                    u.email
+                ),
             );
         }
         UserCommand::Disable { user, out } => {
             let tenant = admin::tenant(app, &user.tenant).await?;
             let u = admin::user_disable(app, &tenant, &user.email, &ctx).await?;
             print(&out, user_json(&u, now), format!("disabled {}", u.email));
+        }
+        UserCommand::Delete { user, out } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let id = admin::user_delete(app, &tenant, &user.email, &ctx).await?;
+            print(&out, json!({ "deleted": id }), format!("deleted user {id}"));
         }
     }
     Ok(())

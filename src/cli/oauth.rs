@@ -1,5 +1,6 @@
-//! Operator commands for OAuth clients and signing keys: `client create|list|rotate-secret|
-//! delete` and `keys rotate|list`. Secrets are printed once, to standard output only.
+//! Operator commands for OAuth clients and signing keys: `client create|list|update|
+//! rotate-secret|disable|enable|delete` and `keys rotate|list`. Secrets are printed once, to
+//! standard output only.
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -51,6 +52,10 @@ pub struct ClientSpec {
     /// Copy profile and email claims into the id_token too.
     #[arg(long)]
     pub claims_in_id_token: bool,
+    /// May introspect access tokens of the tenant's other clients (a resource server);
+    /// every client may introspect its own.
+    #[arg(long)]
+    pub introspection: bool,
     #[arg(long, value_name = "SECONDS")]
     pub access_token_ttl: Option<i64>,
     #[arg(long, value_name = "SECONDS")]
@@ -69,6 +74,34 @@ pub enum ClientCommand {
     List {
         #[arg(long)]
         tenant: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Change a client's settings.
+    Update {
+        #[arg(long)]
+        tenant: String,
+        client_id: String,
+        /// Allow (true) or withdraw (false) introspecting other clients' access tokens.
+        #[arg(long, value_name = "BOOL")]
+        introspection: Option<bool>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Disable a client: it can no longer authenticate or start a flow, and its tokens are
+    /// revoked.
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        client_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Enable a disabled client again (its revoked tokens stay revoked).
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        client_id: String,
         #[command(flatten)]
         out: Output,
     },
@@ -144,6 +177,7 @@ pub async fn client(app: &App, cmd: ClientCommand) -> service::Result<()> {
                 allow_plain_pkce: spec.allow_plain_pkce,
                 require_pkce: spec.require_pkce,
                 claims_in_id_token: spec.claims_in_id_token,
+                introspection: spec.introspection,
                 access_token_ttl: spec.access_token_ttl,
                 refresh_token_ttl: spec.refresh_token_ttl,
                 id_token_ttl: spec.id_token_ttl,
@@ -162,10 +196,59 @@ pub async fn client(app: &App, cmd: ClientCommand) -> service::Result<()> {
             let all = clients::list(app, &tenant).await?;
             let text = all
                 .iter()
-                .map(|c| format!("{}\t{:?}\t{}", c.client_id, c.kind, c.name))
+                .map(|c| {
+                    format!(
+                        "{}\t{:?}\t{}\t{}",
+                        c.client_id,
+                        c.kind,
+                        c.status.as_str(),
+                        c.name
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             print(&out, json!(all), text);
+        }
+        ClientCommand::Update {
+            tenant,
+            client_id,
+            introspection,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &tenant).await?;
+            let patch = clients::ClientPatch { introspection };
+            let c = clients::update(app, &tenant, &client_id, &patch, &ctx).await?;
+            print(
+                &out,
+                client_json(&c),
+                format!("updated client {}", c.client_id),
+            );
+        }
+        ClientCommand::Disable {
+            tenant,
+            client_id,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &tenant).await?;
+            let c = clients::disable(app, &tenant, &client_id, &ctx).await?;
+            print(
+                &out,
+                client_json(&c),
+                format!("disabled client {}; its tokens were revoked", c.client_id),
+            );
+        }
+        ClientCommand::Enable {
+            tenant,
+            client_id,
+            out,
+        } => {
+            let tenant = admin::tenant(app, &tenant).await?;
+            let c = clients::enable(app, &tenant, &client_id, &ctx).await?;
+            print(
+                &out,
+                client_json(&c),
+                format!("enabled client {}", c.client_id),
+            );
         }
         ClientCommand::RotateSecret {
             tenant,

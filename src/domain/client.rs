@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::ids::TenantId;
 use super::scope::Scope;
+use super::tenant::Status;
 use crate::clock::UnixTime;
 
 /// Confidential clients hold a secret; public clients (SPAs, native apps) do not
@@ -175,10 +176,19 @@ pub struct Client {
     pub first_party: bool,
     /// Copy profile/email claims into the id_token as well as userinfo.
     pub claims_in_id_token: bool,
+    /// May introspect access tokens issued to other clients of the tenant (a resource
+    /// server, RFC 7662 §4); every client may introspect its own tokens.
+    pub introspection: bool,
+    /// A disabled client cannot authenticate or start a flow, and its tokens were revoked.
+    pub status: Status,
     pub created_at: UnixTime,
 }
 
 impl Client {
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }

@@ -23,6 +23,8 @@ fn client(kind: ClientKind) -> Client {
         allow_plain_pkce: false,
         first_party: false,
         claims_in_id_token: false,
+        introspection: false,
+        status: crate::domain::tenant::Status::Active,
         created_at: 0,
     }
 }

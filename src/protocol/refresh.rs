@@ -1,6 +1,6 @@
 //! Refresh-token rules (RFC 6749 §6, RFC 9700 §4.14.2): rotation on every use, reuse
-//! detection that revokes the whole family, a short grace window for a client's concurrent
-//! retry, and scope that may narrow but never widen.
+//! detection that revokes the whole family, one grace retry within a short window for a
+//! client that lost the answer, and scope that may narrow but never widen.
 
 use super::error::Error;
 use crate::clock::UnixTime;
@@ -11,6 +11,8 @@ use crate::domain::scope::Scope;
 pub struct State {
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
+    /// Its one grace retry was already answered.
+    pub retried: bool,
     pub revoked: bool,
 }
 
@@ -18,9 +20,11 @@ pub struct State {
 pub enum Verdict {
     /// Fresh: issue a new pair and mark this one used.
     Rotate,
-    /// Used a moment ago (a retry racing the first answer): issue again, revoke nothing.
+    /// Used a moment ago and not retried yet (a client that lost the first answer): issue
+    /// again, replacing what the first use issued.
     GraceRetry,
-    /// Used before, outside the grace window: someone replayed it. Revoke the family.
+    /// Used before, outside the grace window or a second time within it: someone replayed
+    /// it. Revoke the family.
     Reuse,
     /// Expired or revoked: refuse.
     Dead,
@@ -32,7 +36,9 @@ pub fn judge(s: State, now: UnixTime, grace: i64) -> Verdict {
     }
     match s.used_at {
         // A grace of 0 turns the window off (even within the same second).
-        Some(used) if grace > 0 && now - used <= grace && now < s.expires_at => Verdict::GraceRetry,
+        Some(used) if !s.retried && grace > 0 && now - used <= grace && now < s.expires_at => {
+            Verdict::GraceRetry
+        }
         Some(_) => Verdict::Reuse,
         None if now >= s.expires_at => Verdict::Dead,
         None => Verdict::Rotate,
@@ -61,6 +67,7 @@ mod tests {
         State {
             expires_at: 1000,
             used_at: used,
+            retried: false,
             revoked,
         }
     }
@@ -74,6 +81,23 @@ mod tests {
         assert_eq!(judge(st(Some(10), false), 10, 0), Verdict::Reuse);
         assert_eq!(judge(st(None, true), 10, 5), Verdict::Dead);
         assert_eq!(judge(st(None, false), 1000, 5), Verdict::Dead);
+        // The grace retry is allowed once; the second is a replay.
+        let retried = State {
+            retried: true,
+            ..st(Some(10), false)
+        };
+        assert_eq!(judge(retried, 11, 5), Verdict::Reuse);
+        assert_eq!(
+            judge(
+                State {
+                    revoked: true,
+                    ..retried
+                },
+                11,
+                5
+            ),
+            Verdict::Dead
+        );
     }
 
     #[test]

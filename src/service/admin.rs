@@ -4,9 +4,11 @@
 use serde_json::json;
 
 use crate::app::App;
+use crate::domain::ids::UserId;
 use crate::domain::tenant::{PLATFORM, Slug, Status, Tenant};
 use crate::domain::user::{Email, NewPassword, Profile, User};
 use crate::store::users::NewUser;
+use crate::store::{Holder, Revoked, TenantScope};
 
 use super::audit::{self, Event, Kind};
 use super::{Context, Error, Result};
@@ -120,7 +122,19 @@ pub async fn tenants_list(app: &App) -> Result<Vec<Tenant>> {
     Ok(tx.tenants_list().await?)
 }
 
+/// Disables the tenant: its endpoints answer 404, and every session and token of it ends in
+/// the same transaction, so enabling it again revives none of them.
 pub async fn tenant_disable(app: &App, slug: &str, ctx: &Context) -> Result<Tenant> {
+    set_tenant_status(app, slug, Status::Disabled, ctx).await
+}
+
+/// Enables a disabled tenant again. Its users and clients are as they were; their sessions
+/// and tokens are not (they ended when it was disabled).
+pub async fn tenant_enable(app: &App, slug: &str, ctx: &Context) -> Result<Tenant> {
+    set_tenant_status(app, slug, Status::Active, ctx).await
+}
+
+async fn set_tenant_status(app: &App, slug: &str, status: Status, ctx: &Context) -> Result<Tenant> {
     let slug = parse_slug(slug)?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
@@ -128,19 +142,39 @@ pub async fn tenant_disable(app: &App, slug: &str, ctx: &Context) -> Result<Tena
         .tenant_by_slug(slug.as_str())
         .await?
         .ok_or(Error::NotFound("tenant"))?;
-    tx.tenant_set_status(&slug, Status::Disabled, now).await?;
+    tx.tenant_set_status(&slug, status, now).await?;
+    let (kind, metadata) = match status {
+        Status::Disabled => {
+            let mut scope = tx.scope(&tenant);
+            let sessions = scope.sessions_delete_all().await?;
+            let revoked = scope.holder_revoke(Holder::Tenant, now).await?;
+            (Kind::TenantDisabled, ended(sessions, revoked))
+        }
+        Status::Active => (Kind::TenantEnabled, json!({})),
+    };
     let ev = Event {
-        kind: Kind::TenantDisabled,
+        kind,
         tenant: Some(tenant.id),
         target: Some(format!("tenant:{slug}")),
-        metadata: json!({}),
+        metadata,
         ctx,
     };
     audit::commit(tx, ev, now).await?;
+    app.tenants.invalidate(slug.as_str());
     Ok(Tenant {
-        status: Status::Disabled,
+        status,
         updated_at: now,
         ..tenant
+    })
+}
+
+/// Audit metadata for ended credentials.
+pub(super) fn ended(sessions: u64, r: Revoked) -> serde_json::Value {
+    json!({
+        "sessions_ended": sessions,
+        "refresh_tokens_revoked": r.refresh_tokens,
+        "access_tokens_revoked": r.access_tokens,
+        "codes_deleted": r.codes,
     })
 }
 
@@ -302,7 +336,8 @@ pub async fn user_update(
     })
 }
 
-/// Sets a new password and ends every session of the user.
+/// Sets a new password. Everything the old one opened ends in the same transaction: the
+/// user's sessions, refresh-token families, access tokens and unredeemed codes.
 pub async fn user_set_password(
     app: &App,
     tenant: &Tenant,
@@ -317,19 +352,19 @@ pub async fn user_set_password(
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
     scope.user_set_password_hash(user.id, &hash, now).await?;
-    let ended = scope.sessions_delete_for_user(user.id).await?;
+    let metadata = end_user_credentials(&mut scope, &user, now).await?;
     let ev = Event {
         kind: Kind::PasswordChanged,
         tenant: Some(tenant.id),
         target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "sessions_ended": ended }),
+        metadata,
         ctx,
     };
     audit::commit(tx, ev, now).await?;
     Ok(user)
 }
 
-/// Disables the user and ends every session.
+/// Disables the user and, in the same transaction, ends every session, token and code.
 pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
     let user = find_user(app, tenant, email).await?;
     let now = app.clock.now();
@@ -338,12 +373,12 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
     scope
         .user_set_status(user.id, Status::Disabled, now)
         .await?;
-    let ended = scope.sessions_delete_for_user(user.id).await?;
+    let metadata = end_user_credentials(&mut scope, &user, now).await?;
     let ev = Event {
         kind: Kind::UserDisabled,
         tenant: Some(tenant.id),
         target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "sessions_ended": ended }),
+        metadata,
         ctx,
     };
     audit::commit(tx, ev, now).await?;
@@ -351,6 +386,39 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
         status: Status::Disabled,
         ..user
     })
+}
+
+/// Erases the user: the row with its personal data, and with it (foreign keys) its sessions,
+/// codes, tokens and consents, in one transaction. The audit event names the user by id
+/// only. The management API calls this too.
+pub async fn user_delete(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<UserId> {
+    let user = find_user(app, tenant, email).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    // Counted first for the audit trail; the delete then takes the rows away.
+    let metadata = end_user_credentials(&mut scope, &user, now).await?;
+    scope.user_delete(user.id).await?;
+    let ev = Event {
+        kind: Kind::UserDeleted,
+        tenant: Some(tenant.id),
+        target: Some(format!("user:{}", user.id)),
+        metadata,
+        ctx,
+    };
+    audit::commit(tx, ev, now).await?;
+    Ok(user.id)
+}
+
+async fn end_user_credentials(
+    scope: &mut TenantScope<'_>,
+    user: &User,
+    now: crate::clock::UnixTime,
+) -> Result<serde_json::Value> {
+    let sessions = scope.sessions_delete_for_user(user.id).await?;
+    let id = user.id.to_string();
+    let revoked = scope.holder_revoke(Holder::User(&id), now).await?;
+    Ok(ended(sessions, revoked))
 }
 
 /// Creates the `platform` tenant (if missing) and its first administrator. Refuses when the

@@ -50,6 +50,10 @@ pub async fn authenticate(app: &App, tenant: &Tenant, p: &Presented) -> Result<C
         return Err(unknown());
     };
     let (client, hash) = (&entry.0, &entry.1);
+    // The store never returns a disabled client here; this keeps it so whatever the cache.
+    if !client.is_active() {
+        return Err(unknown());
+    }
     if client.auth_method != p.method {
         return Err(Error::invalid_client(format!(
             "this client authenticates with {}",

@@ -1,5 +1,6 @@
-//! Client registration use cases (CLI, later the admin API): create, list, rotate the secret,
-//! delete. Secrets are 256-bit random values shown once and stored as SHA-256.
+//! Client registration use cases (CLI, later the admin API): create, list, update, rotate the
+//! secret, disable, enable, delete. Secrets are 256-bit random values shown once and stored as
+//! SHA-256.
 
 use base64::Engine;
 use serde_json::json;
@@ -9,8 +10,9 @@ use super::{Context, Error, Result};
 use crate::app::App;
 use crate::domain::client::{AuthMethod, Client, ClientKind, GrantType, RedirectUri, SigningAlg};
 use crate::domain::scope::Scope;
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{Status, Tenant};
 use crate::protocol::{keyring, secret};
+use crate::store::Holder;
 
 /// What an operator asks for; every field is validated here.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +31,8 @@ pub struct NewClient {
     pub allow_plain_pkce: bool,
     pub require_pkce: bool,
     pub claims_in_id_token: bool,
+    /// May introspect other clients' access tokens (a resource server).
+    pub introspection: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub id_token_ttl: Option<i64>,
@@ -92,6 +96,11 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
             Some(m) => m,
         },
     };
+    if kind == ClientKind::Public && n.introspection {
+        return Err(invalid(
+            "introspection needs a confidential client (RFC 7662 §2.1)",
+        ));
+    }
     if kind == ClientKind::Public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(invalid("client_credentials needs a confidential client"));
     }
@@ -154,6 +163,8 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         allow_plain_pkce: n.allow_plain_pkce,
         first_party: n.first_party,
         claims_in_id_token: n.claims_in_id_token,
+        introspection: n.introspection,
+        status: Status::Active,
         created_at: now,
     })
 }
@@ -190,10 +201,107 @@ pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<Client>> {
 pub async fn get(app: &App, tenant: &Tenant, client_id: &str) -> Result<Client> {
     let mut tx = app.store.read().await?;
     tx.scope(tenant)
-        .client_get(client_id)
+        .client_get_any(client_id)
         .await?
-        .map(|(c, _)| c)
         .ok_or(Error::NotFound("client"))
+}
+
+/// Changes to a registered client; `None` leaves a setting as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ClientPatch {
+    pub introspection: Option<bool>,
+}
+
+pub async fn update(
+    app: &App,
+    tenant: &Tenant,
+    client_id: &str,
+    patch: &ClientPatch,
+    ctx: &Context,
+) -> Result<Client> {
+    let Some(allowed) = patch.introspection else {
+        return Err(invalid("nothing to change: give at least one setting"));
+    };
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    let client = scope
+        .client_get_any(client_id)
+        .await?
+        .ok_or(Error::NotFound("client"))?;
+    if allowed && client.kind == ClientKind::Public {
+        return Err(invalid(
+            "introspection needs a confidential client (RFC 7662 §2.1)",
+        ));
+    }
+    scope
+        .client_set_introspection(client_id, allowed, now)
+        .await?;
+    audit::commit(
+        tx,
+        Event {
+            kind: Kind::ClientUpdated,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{client_id}")),
+            metadata: json!({ "introspection": allowed }),
+            ctx,
+        },
+        now,
+    )
+    .await?;
+    app.clients.invalidate(tenant.id, client_id);
+    Ok(Client {
+        introspection: allowed,
+        ..client
+    })
+}
+
+/// Disables the client: it can no longer authenticate or start a flow, and its tokens and
+/// unredeemed codes are revoked in the same transaction (enabling it again revives none).
+pub async fn disable(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<Client> {
+    set_status(app, tenant, client_id, Status::Disabled, ctx).await
+}
+
+pub async fn enable(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<Client> {
+    set_status(app, tenant, client_id, Status::Active, ctx).await
+}
+
+async fn set_status(
+    app: &App,
+    tenant: &Tenant,
+    client_id: &str,
+    status: Status,
+    ctx: &Context,
+) -> Result<Client> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    let client = scope
+        .client_get_any(client_id)
+        .await?
+        .ok_or(Error::NotFound("client"))?;
+    scope.client_set_status(client_id, status, now).await?;
+    let (kind, metadata) = match status {
+        Status::Disabled => {
+            let r = scope.holder_revoke(Holder::Client(client_id), now).await?;
+            (Kind::ClientDisabled, super::admin::ended(0, r))
+        }
+        Status::Active => (Kind::ClientEnabled, json!({})),
+    };
+    audit::commit(
+        tx,
+        Event {
+            kind,
+            tenant: Some(tenant.id),
+            target: Some(format!("client:{client_id}")),
+            metadata,
+            ctx,
+        },
+        now,
+    )
+    .await?;
+    app.clients.invalidate(tenant.id, client_id);
+    Ok(Client { status, ..client })
 }
 
 /// A new secret for a confidential client; the old one stops working at once.

@@ -28,14 +28,18 @@ pub async fn userinfo(
         Refused::Internal
     })?;
     let mut scope = tx.scope(tenant);
-    let Some(at) = scope.access_get(&secret::hash(token)).await.map_err(|e| {
-        internal(e);
-        Refused::Internal
-    })?
-    else {
+    let found = scope
+        .access_with_holders(&secret::hash(token))
+        .await
+        .map_err(|e| {
+            internal(e);
+            Refused::Internal
+        })?;
+    let Some((at, holders_active)) = found else {
         return Err(Refused::InvalidToken);
     };
-    if at.revoked_at.is_some() || at.expires_at <= now {
+    // A token of a disabled client or user is dead even if its revocation missed it.
+    if !holders_active || at.revoked_at.is_some() || at.expires_at <= now {
         return Err(Refused::InvalidToken);
     }
     let granted = Scope::parse(&at.scope).map_err(|_| Refused::InvalidToken)?;

@@ -7,6 +7,7 @@ use super::{Error, Result, TenantScope, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::client::{AuthMethod, Client, ClientKind, GrantType, RedirectUri, SigningAlg};
 use crate::domain::scope::Scope;
+use crate::domain::tenant::Status;
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -27,13 +28,15 @@ struct ClientRow {
     allow_plain_pkce: bool,
     first_party: bool,
     claims_in_id_token: bool,
+    introspection: bool,
+    status: String,
     created_at: i64,
 }
 
 const COLUMNS: &str = "client_id, name, kind, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, scopes, id_token_alg, access_token_ttl, \
     refresh_token_ttl, id_token_ttl, require_pkce, allow_plain_pkce, first_party, \
-    claims_in_id_token, created_at";
+    claims_in_id_token, introspection, status, created_at";
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
     items.iter().map(f).collect::<Vec<_>>().join(" ")
@@ -80,6 +83,8 @@ impl ClientRow {
             allow_plain_pkce: self.allow_plain_pkce,
             first_party: self.first_party,
             claims_in_id_token: self.claims_in_id_token,
+            introspection: self.introspection,
+            status: Status::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             created_at: self.created_at,
         };
         Ok((client, self.secret_hash))
@@ -95,7 +100,7 @@ impl TenantScope<'_> {
     ) -> Result<()> {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO oauth_clients (tenant_id, {COLUMNS}, updated_at) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
         ));
         let tenant = self.tenant_id();
         on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
@@ -120,6 +125,8 @@ impl TenantScope<'_> {
             .bind(c.allow_plain_pkce)
             .bind(c.first_party)
             .bind(c.claims_in_id_token)
+            .bind(c.introspection)
+            .bind(c.status.as_str())
             .bind(now)
             .execute(&mut **conn)
             .await
@@ -128,13 +135,28 @@ impl TenantScope<'_> {
         Ok(())
     }
 
-    /// The client and its secret hash (None for public clients).
+    /// The active client and its secret hash (None for public clients). A disabled client
+    /// is "not found" here, so every protocol path (client authentication, `/authorize`,
+    /// logout) refuses it without a check of its own.
     pub async fn client_get(
         &mut self,
         client_id: &str,
     ) -> Result<Option<(Client, Option<String>)>> {
+        self.client_where(client_id, " AND status = 'active'").await
+    }
+
+    /// The client whatever its status (operator commands).
+    pub async fn client_get_any(&mut self, client_id: &str) -> Result<Option<Client>> {
+        Ok(self.client_where(client_id, "").await?.map(|(c, _)| c))
+    }
+
+    async fn client_where(
+        &mut self,
+        client_id: &str,
+        filter: &'static str,
+    ) -> Result<Option<(Client, Option<String>)>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND client_id = $2"
+            "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND client_id = $2{filter}"
         ));
         let tenant = self.tenant_id();
         let row: Option<ClientRow> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
@@ -172,6 +194,48 @@ impl TenantScope<'_> {
             .bind(tenant)
             .bind(client_id)
             .bind(secret_hash)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
+    /// Sets the status; `NotFound` for an unknown client.
+    pub async fn client_set_status(
+        &mut self,
+        client_id: &str,
+        status: Status,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE oauth_clients SET status = $3, updated_at = $4 \
+                           WHERE tenant_id = $1 AND client_id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(client_id)
+            .bind(status.as_str())
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
+    /// Grants or withdraws the permission to introspect other clients' access tokens.
+    pub async fn client_set_introspection(
+        &mut self,
+        client_id: &str,
+        allowed: bool,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE oauth_clients SET introspection = $3, updated_at = $4 \
+                           WHERE tenant_id = $1 AND client_id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(client_id)
+            .bind(allowed)
             .bind(now)
             .execute(&mut **conn)
             .await?

@@ -12,8 +12,9 @@
 //! arrived while the previous batch was being written. PostgreSQL gains the same way (one
 //! fsync per batch). Under no load a batch holds one set and costs what a plain transaction did.
 //!
-//! A set is all-or-nothing: its claim (a code or refresh token marked used, which only one
-//! concurrent request can win) decides whether its rows are written. If a batch fails (say one
+//! A set is all-or-nothing: its claim (a code or refresh token marked used, or a used refresh
+//! token's one grace retry, which only one concurrent request can win) decides whether its
+//! rows are written. If a batch fails (say one
 //! set's client was deleted a moment ago and its foreign key fails), the batch is rolled back
 //! and every set in it is retried alone, so one bad set fails only itself.
 
@@ -30,7 +31,7 @@ use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 
-/// At most this many sets share one transaction (bounds the statement size: 32 rows of 13
+/// At most this many sets share one transaction (bounds the statement size: 32 rows of 15
 /// parameters).
 const MAX_BATCH: usize = 32;
 
@@ -52,6 +53,16 @@ pub enum Claim {
     Code(String),
     /// A refresh token (by hash), spent when it rotates; a revoked one cannot be claimed.
     Refresh(String),
+    /// The one grace retry of a used refresh token (RFC 9700 §4.14.2): won only if the token
+    /// has not been retried yet and is not revoked (a revoked family revokes every token of
+    /// it). The winner's new tokens replace everything minted in the family after
+    /// `generation`: those rows are revoked in the same transaction, so the family keeps at
+    /// most one live refresh token.
+    Retry {
+        hash: String,
+        family: String,
+        generation: i64,
+    },
 }
 
 /// What became of a set.
@@ -240,14 +251,16 @@ macro_rules! insert_rows {
 /// Writes `sets` in one transaction; one outcome per set, in order.
 async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> {
     let mut tx = store.begin().await?;
-    let mut won = claim_all(&mut tx, sets, ClaimKind::Code).await?;
-    won.extend(claim_all(&mut tx, sets, ClaimKind::Refresh).await?);
+    let mut won = HashSet::new();
+    for kind in [ClaimKind::Code, ClaimKind::Refresh, ClaimKind::Retry] {
+        won.extend(claim_all(&mut tx, sets, kind).await?);
+    }
     // A credential claimed twice in one batch goes to the first set that asked for it.
     let outcomes: Vec<Written> = sets
         .iter()
         .map(|set| match &set.claim {
             None => Written::Done,
-            Some(c) if won.remove(&(set.tenant_id.to_string(), c.hash().to_owned())) => {
+            Some(c) if won.remove(&(c.kind(), set.tenant_id.to_string(), c.hash().to_owned())) => {
                 Written::Done
             }
             Some(_) => Written::ClaimLost,
@@ -299,7 +312,8 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .bind(&t.sid)
         .bind(t.expires_at)
         .bind(t.revoked_at)
-        .bind(t.created_at));
+        .bind(t.created_at)
+        .bind(t.generation));
     let refresh = rows(&winners, |s| s.refresh.as_ref());
     insert_rows!(&mut tx, "refresh_tokens", REFRESH, refresh, |q,
                                                                (
@@ -319,15 +333,53 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .bind(t.expires_at)
         .bind(t.used_at)
         .bind(t.revoked_at)
-        .bind(t.created_at));
+        .bind(t.created_at)
+        .bind(t.generation)
+        .bind(t.retried_at));
+    // After the inserts, so a rotation of a later token of the same family that won in this
+    // very batch is revoked too.
+    for set in &winners {
+        if let Some(Claim::Retry {
+            family, generation, ..
+        }) = &set.claim
+        {
+            supersede(&mut tx, set, family, *generation).await?;
+        }
+    }
     tx.commit().await?;
     Ok(outcomes)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Revokes what was minted in `family` after `generation`, except the retry's own new tokens.
+async fn supersede(tx: &mut Tx, set: &WriteSet, family: &str, generation: i64) -> Result<()> {
+    const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND family_id = $2 \
+                     AND generation > $4 AND revoked_at IS NULL AND token_hash <> $5";
+    const A: &str = "UPDATE access_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND family_id = $2 \
+                     AND generation > $4 AND revoked_at IS NULL AND token_hash <> $5";
+    let tenant = set.tenant_id.to_string();
+    let own = |h: Option<&String>| h.cloned().unwrap_or_default();
+    for (sql, keep) in [
+        (R, own(set.refresh.as_ref().map(|r| &r.token_hash))),
+        (A, own(set.access.as_ref().map(|a| &a.token_hash))),
+    ] {
+        on_tx!(&mut *tx, |conn| sqlx::query(sql)
+            .bind(&tenant)
+            .bind(family)
+            .bind(set.now)
+            .bind(generation)
+            .bind(&keep)
+            .execute(&mut **conn)
+            .await
+            .map(|_| ())?);
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum ClaimKind {
     Code,
     Refresh,
+    Retry,
 }
 
 impl Claim {
@@ -335,24 +387,25 @@ impl Claim {
         match self {
             Claim::Code(_) => ClaimKind::Code,
             Claim::Refresh(_) => ClaimKind::Refresh,
+            Claim::Retry { .. } => ClaimKind::Retry,
         }
     }
 
     fn hash(&self) -> &str {
         match self {
-            Claim::Code(h) | Claim::Refresh(h) => h,
+            Claim::Code(h) | Claim::Refresh(h) | Claim::Retry { hash: h, .. } => h,
         }
     }
 }
 
 /// Spends every credential of one kind claimed in this batch, in one conditional `UPDATE`
-/// (only unspent, and for refresh tokens unrevoked, rows change). Returns the (tenant, hash)
-/// pairs that were won.
+/// (only unspent, and for refresh tokens unrevoked, rows change; a retry needs a used token
+/// not retried before). Returns the (kind, tenant, hash) triples that were won.
 async fn claim_all(
     tx: &mut Tx,
     sets: &[&WriteSet],
     kind: ClaimKind,
-) -> Result<HashSet<(String, String)>> {
+) -> Result<HashSet<(ClaimKind, String, String)>> {
     let claims: Vec<(String, &str, UnixTime)> = sets
         .iter()
         .filter_map(|s| {
@@ -363,16 +416,27 @@ async fn claim_all(
     let Some(now) = claims.iter().map(|c| c.2).max() else {
         return Ok(HashSet::new());
     };
-    let (table, key, unrevoked) = match kind {
-        ClaimKind::Code => ("auth_codes", "code_hash", ""),
-        ClaimKind::Refresh => ("refresh_tokens", "token_hash", " AND revoked_at IS NULL"),
+    let (table, key, set, condition) = match kind {
+        ClaimKind::Code => ("auth_codes", "code_hash", "used_at", "used_at IS NULL"),
+        ClaimKind::Refresh => (
+            "refresh_tokens",
+            "token_hash",
+            "used_at",
+            "used_at IS NULL AND revoked_at IS NULL",
+        ),
+        ClaimKind::Retry => (
+            "refresh_tokens",
+            "token_hash",
+            "retried_at",
+            "used_at IS NOT NULL AND retried_at IS NULL AND revoked_at IS NULL",
+        ),
     };
     // `key IN (..)` finds the rows by primary key; the row-value test then binds each hash to
     // its tenant (on its own it would not use the index: SQLite scans the table for it).
     let mut p = Placeholders::for_tx(tx);
-    let mut sql = format!("UPDATE {table} SET used_at = ");
+    let mut sql = format!("UPDATE {table} SET {set} = ");
     p.list(&mut sql, 1);
-    let _ = write!(sql, " WHERE used_at IS NULL{unrevoked} AND {key} IN (");
+    let _ = write!(sql, " WHERE {condition} AND {key} IN (");
     p.list(&mut sql, claims.len());
     let _ = write!(sql, ") AND (tenant_id, {key}) IN (VALUES ");
     p.tuples(&mut sql, claims.len(), 2);
@@ -388,7 +452,7 @@ async fn claim_all(
         }
         q.fetch_all(&mut **conn).await?
     });
-    Ok(won.into_iter().collect())
+    Ok(won.into_iter().map(|(t, h)| (kind, t, h)).collect())
 }
 
 /// `INSERT INTO table (tenant_id, columns) VALUES ($1, ..), (..), ..` for `rows` rows.

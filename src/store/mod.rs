@@ -29,7 +29,7 @@ pub use keys::KeyRow;
 pub use meta::SCHEMA_VERSION_KEY;
 pub use purge::PURGEABLE;
 pub use scope::TenantScope;
-pub use tokens::{AccessRow, RefreshRow};
+pub use tokens::{AccessRow, Holder, RefreshRow, Revoked};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -135,6 +135,17 @@ impl TenantScope<'_> {
         Ok(n > 0)
     }
 
+    /// Ends every session of the tenant (tenant disabled).
+    pub async fn sessions_delete_all(&mut self) -> Result<u64> {
+        const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1";
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .execute(&mut **c)
+            .await?
+            .rows_affected()))
+    }
+
     /// Ends every session of a user (password change, disable).
     pub async fn sessions_delete_for_user(&mut self, user: UserId) -> Result<u64> {
         const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2";

@@ -22,6 +22,8 @@ pub struct AccessRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// The generation of the refresh token issued with it (None without a family).
+    pub generation: Option<i64>,
 }
 
 #[derive(FromRow, Clone, Debug)]
@@ -38,12 +40,54 @@ pub struct RefreshRow {
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// Place in the family: 0 for the code's own token, one more per rotation.
+    pub generation: i64,
+    /// When its one grace retry was answered (RFC 9700 §4.14.2; see `service::token::refresh`).
+    pub retried_at: Option<i64>,
 }
 
 pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_id, code_hash, auth_time, sid, \
-    expires_at, revoked_at, created_at";
+    expires_at, revoked_at, created_at, generation";
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
-    expires_at, used_at, revoked_at, created_at";
+    expires_at, used_at, revoked_at, created_at, generation, retried_at";
+
+/// A token with the standing of whoever it was issued to, read in the same statement.
+#[derive(FromRow)]
+struct WithHolders<T> {
+    #[sqlx(flatten)]
+    row: T,
+    user_status: Option<String>,
+    client_status: Option<String>,
+}
+
+impl<T> WithHolders<T> {
+    /// Whether the token's client, and its user if it has one, still exist and are active.
+    /// Their tokens were revoked when they were disabled; this also catches a token written
+    /// by a request that was in flight at that moment, or minted through a node whose client
+    /// cache had not yet seen the change.
+    fn split(self, has_user: bool) -> (T, bool) {
+        let active = |s: &Option<String>| s.as_deref() == Some("active");
+        let ok = active(&self.client_status) && (!has_user || active(&self.user_status));
+        (self.row, ok)
+    }
+}
+
+/// Whose credentials a revocation ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Holder<'a> {
+    User(&'a str),
+    Client(&'a str),
+    /// Every credential of the tenant.
+    Tenant,
+}
+
+/// What a holder revocation changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Revoked {
+    pub refresh_tokens: u64,
+    pub access_tokens: u64,
+    pub codes: u64,
+}
 
 /// `a, b` as `alias.a, alias.b`.
 fn qualified(alias: &str, columns: &str) -> String {
@@ -79,6 +123,100 @@ impl TenantScope<'_> {
             .await?))
     }
 
+    /// The access token with this hash and whether its client and user are still active.
+    pub async fn access_with_holders(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(AccessRow, bool)>> {
+        let row: Option<WithHolders<AccessRow>> = self
+            .with_holders("access_tokens", ACCESS, token_hash)
+            .await?;
+        Ok(row.map(|r| {
+            let has_user = r.row.user_id.is_some();
+            r.split(has_user)
+        }))
+    }
+
+    /// The refresh token with this hash and whether its client and user are still active.
+    pub async fn refresh_with_holders(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRow, bool)>> {
+        let row: Option<WithHolders<RefreshRow>> = self
+            .with_holders("refresh_tokens", REFRESH, token_hash)
+            .await?;
+        Ok(row.map(|r| r.split(true)))
+    }
+
+    async fn with_holders<T>(
+        &mut self,
+        table: &str,
+        columns: &str,
+        token_hash: &str,
+    ) -> Result<Option<WithHolders<T>>>
+    where
+        T: Send
+            + Unpin
+            + for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let cols = qualified("t", columns);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {cols}, u.status AS user_status, c.status AS client_status FROM {table} t \
+             LEFT JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id \
+             LEFT JOIN oauth_clients c ON c.tenant_id = t.tenant_id AND c.client_id = t.client_id \
+             WHERE t.tenant_id = $1 AND t.token_hash = $2"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(token_hash)
+            .fetch_optional(&mut **conn)
+            .await?))
+    }
+
+    /// Ends every credential of a user, a client or the whole tenant (DESIGN §5: credentials
+    /// die together): refresh and access tokens are marked revoked (the rows stay, so a
+    /// revoked refresh token is still recognised), unused authorization codes are deleted.
+    /// Sessions are the caller's (a client has none).
+    pub async fn holder_revoke(&mut self, holder: Holder<'_>, now: UnixTime) -> Result<Revoked> {
+        let (filter, key) = match holder {
+            Holder::User(id) => (" AND user_id = $3", Some(id)),
+            Holder::Client(id) => (" AND client_id = $3", Some(id)),
+            Holder::Tenant => ("", None),
+        };
+        let revoke = |table: &str| {
+            format!(
+                "UPDATE {table} SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL{filter}"
+            )
+        };
+        Ok(Revoked {
+            refresh_tokens: self.run_holder(revoke("refresh_tokens"), now, key).await?,
+            access_tokens: self.run_holder(revoke("access_tokens"), now, key).await?,
+            // Codes that could still be redeemed (expired ones are housekeeping's).
+            codes: self
+                .run_holder(
+                    format!("DELETE FROM auth_codes WHERE tenant_id = $1 AND used_at IS NULL AND expires_at > $2{filter}"),
+                    now,
+                    key,
+                )
+                .await?,
+        })
+    }
+
+    async fn run_holder(&mut self, sql: String, now: UnixTime, key: Option<&str>) -> Result<u64> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        let tenant = self.tenant_id();
+        Ok(on_tx!(&mut *self.tx, |conn| {
+            let q = sqlx::query(sql).bind(tenant).bind(now);
+            let q = match key {
+                Some(k) => q.bind(k),
+                None => q,
+            };
+            q.execute(&mut **conn).await?.rows_affected()
+        }))
+    }
+
     /// The refresh token with this hash and its user, in one statement (the refresh grant needs
     /// both; a second query was a sixth of its cost).
     pub async fn refresh_with_user(
@@ -102,13 +240,28 @@ impl TenantScope<'_> {
     }
 
     /// Revokes every refresh and access token of a family. Returns how many rows changed.
+    ///
+    /// The two statements run again until a pass changes nothing: on PostgreSQL (READ
+    /// COMMITTED) a statement does not see rows committed after it started, so a rotation
+    /// that held a row of the family while the first pass waited for it has its new tokens
+    /// committed by then, and the next pass revokes them. A rotation that comes later cannot
+    /// win its claim: the token it presents is already revoked. On SQLite the second pass is
+    /// a no-op (one writer at a time).
     pub async fn family_revoke(&mut self, family_id: &str, now: UnixTime) -> Result<u64> {
         const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
         const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
-        self.revoke_where(R, family_id, now).await?;
-        self.revoke_where(A, family_id, now).await
+        let mut total = 0;
+        for _ in 0..4 {
+            let n = self.revoke_where(R, family_id, now).await?
+                + self.revoke_where(A, family_id, now).await?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     /// Revokes every token issued from an authorization code (code replay).

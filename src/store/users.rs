@@ -255,6 +255,20 @@ impl TenantScope<'_> {
         self.update_one(SQL, id, now, Some(status.as_str())).await
     }
 
+    /// Erases the user. Sessions, codes, tokens and consents go with it (foreign keys
+    /// cascade, through the user indexes of the token tables); audit events keep only the id.
+    pub async fn user_delete(&mut self, id: UserId) -> Result<()> {
+        const SQL: &str = "DELETE FROM users WHERE tenant_id = $1 AND id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
     /// Replaces the profile claims and the email-verified flag.
     pub async fn user_set_profile(
         &mut self,

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 
 mod config_errors;
+mod credentials;
 mod daemon;
 mod group_commit;
 mod identity;

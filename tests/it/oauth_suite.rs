@@ -87,9 +87,18 @@ async fn refresh_rotation_grace_and_reuse(store: Store) {
     let r1 = t1.refresh_token.clone().unwrap();
     assert_ne!(r0, r1);
     assert_ne!(t0.access_token, t1.access_token);
-    // A retry inside the grace window (default 10 s) is answered again.
-    w.app.clock.advance(5);
-    assert!(exchange(&w, &w.a, &w.rp, by_refresh(&r0)).await.is_ok());
+    // A retry inside the grace window (default 2 s) is answered again; its refresh token
+    // replaces r1, which no longer refreshes.
+    w.app.clock.advance(1);
+    let retry = exchange(&w, &w.a, &w.rp, by_refresh(&r0)).await.unwrap();
+    assert_eq!(
+        exchange(&w, &w.a, &w.rp, by_refresh(&r1))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidGrant
+    );
+    let r1 = retry.refresh_token.unwrap();
     // Narrowing works; widening does not.
     let narrow = TokenRequest::RefreshToken {
         refresh_token: r1.clone(),

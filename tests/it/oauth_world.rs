@@ -130,6 +130,15 @@ pub(crate) fn basic(c: &(Client, String)) -> Presented {
 }
 
 pub(crate) async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Outcome> {
+    code_in_session(w, &w.session, extra).await
+}
+
+/// A code for `rp` from the browser session `session` of tenant `a`.
+pub(crate) async fn code_in_session(
+    w: &World,
+    session: &str,
+    extra: &[(&str, &str)],
+) -> Result<String, Outcome> {
     let mut p: HashMap<String, String> = [
         ("response_type", "code"),
         ("client_id", w.rp.0.client_id.as_str()),
@@ -144,7 +153,7 @@ pub(crate) async fn code(w: &World, extra: &[(&str, &str)]) -> Result<String, Ou
     for (k, v) in extra {
         p.insert(k.to_string(), v.to_string());
     }
-    match authorize::authorize(&w.app, &w.a, p, Some(&w.session), None, &Context::default())
+    match authorize::authorize(&w.app, &w.a, p, Some(session), None, &Context::default())
         .await
         .unwrap()
     {

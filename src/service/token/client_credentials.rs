@@ -48,6 +48,7 @@ pub(super) async fn client_credentials(
         expires_at: now + client.access_token_ttl,
         revoked_at: None,
         created_at: now,
+        generation: None,
     };
     app.writes
         .write(WriteSet::new(tenant, now).access(row))

@@ -98,6 +98,7 @@ pub(super) async fn authorization_code(
             granted: &granted,
             refresh_scope: &granted,
             family,
+            generation: 0,
             code_hash: Some(&code_hash),
             now,
         },

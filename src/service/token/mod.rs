@@ -96,6 +96,8 @@ pub(super) struct Grant<'a> {
     pub granted: &'a Scope,
     pub refresh_scope: &'a Scope,
     pub family: Option<String>,
+    /// The new refresh token's place in its family (0 for a code's, +1 per rotation).
+    pub generation: i64,
     pub code_hash: Option<&'a str>,
     pub now: UnixTime,
 }
@@ -115,6 +117,7 @@ pub(super) fn mint(g: Grant<'_>, set: WriteSet) -> (Issued, WriteSet) {
         expires_at: now + client.access_token_ttl,
         revoked_at: None,
         created_at: now,
+        generation: g.family.is_some().then_some(g.generation),
     });
     let (refresh, set) = match g.family {
         None => (None, set),
@@ -133,6 +136,8 @@ pub(super) fn mint(g: Grant<'_>, set: WriteSet) -> (Issued, WriteSet) {
                 used_at: None,
                 revoked_at: None,
                 created_at: now,
+                generation: g.generation,
+                retried_at: None,
             });
             (Some(r), set)
         }

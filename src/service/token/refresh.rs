@@ -1,5 +1,14 @@
 //! The refresh token grant (RFC 6749 §6, RFC 9700 §4.14.2): rotation on every use, a grace
 //! window for a concurrent retry, family revocation on reuse, scope that only narrows.
+//!
+//! The grace window (`OPENTRUSTY_REFRESH_REUSE_GRACE`, default 2 s) is a trade-off. Without
+//! it, a client whose answer to a rotation was lost (a dropped connection, two tabs refreshing
+//! at once) presents the spent token again and loses the whole family: the user is signed out.
+//! With it, someone who stole a token and uses it within the window after the client is not
+//! detected at once. So the window is short, and a retry within it is answered only once and
+//! never forks the family: the retry's new tokens replace everything the first use minted
+//! (those are revoked in the same transaction, `store::Claim::Retry`), so the family keeps at
+//! most one live refresh token, and a second retry of the same token is reuse.
 
 use serde_json::json;
 
@@ -29,9 +38,10 @@ pub(super) async fn refresh_grant(
     let hash = secret::hash(token);
     let bad = || Error::invalid_grant("the refresh token is invalid, expired or revoked");
     let grace = app.config.oauth.refresh_reuse_grace.as_secs() as i64;
-    // A lost claim means a concurrent rotation of the same token committed first: judge the
-    // token again, which is then the grace case (or reuse, with no grace configured).
-    for _ in 0..2 {
+    // A lost claim means a concurrent request moved the token on first: judge it again. Its
+    // state only moves forward (fresh, used, retried, revoked), so after a lost rotation and a
+    // lost retry the third judgement is final (reuse or dead) and writes nothing.
+    for _ in 0..3 {
         let found = {
             let mut tx = app.store.read().await.map_err(internal)?;
             tx.scope(tenant)
@@ -46,6 +56,7 @@ pub(super) async fn refresh_grant(
         let state = refresh::State {
             expires_at: row.expires_at,
             used_at: row.used_at,
+            retried: row.retried_at.is_some(),
             revoked: row.revoked_at.is_some(),
         };
         let set = WriteSet::new(tenant, now);
@@ -56,7 +67,11 @@ pub(super) async fn refresh_grant(
                 return Err(bad());
             }
             Verdict::Rotate => set.claim(Claim::Refresh(hash.clone())),
-            Verdict::GraceRetry => set,
+            Verdict::GraceRetry => set.claim(Claim::Retry {
+                hash: hash.clone(),
+                family: row.family_id.clone(),
+                generation: row.generation,
+            }),
         };
         let granted = Scope::parse(&row.scope).map_err(internal)?;
         let scope = refresh::narrow(&granted, requested.as_ref())?;
@@ -79,6 +94,7 @@ pub(super) async fn refresh_grant(
                 granted: &scope,
                 refresh_scope: &granted,
                 family: Some(row.family_id.clone()),
+                generation: row.generation + 1,
                 // Only the code's own tokens carry its hash: a replayed code finds the family
                 // through them and revokes the whole family, rotated tokens included. Leaving
                 // it off here keeps rotations out of the code indexes.
