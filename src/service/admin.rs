@@ -110,6 +110,8 @@ pub async fn tenant_update(app: &App, slug: &str, name: &str, ctx: &Context) -> 
         ctx,
     };
     audit::commit(tx, ev, now).await?;
+    // The login page shows the name: no node should serve the old one longer than its TTL.
+    app.tenants.invalidate(slug.as_str());
     Ok(Tenant {
         display_name: name.to_owned(),
         updated_at: now,
@@ -148,7 +150,7 @@ async fn set_tenant_status(app: &App, slug: &str, status: Status, ctx: &Context)
             let mut scope = tx.scope(&tenant);
             let sessions = scope.sessions_delete_all().await?;
             let revoked = scope.holder_revoke(Holder::Tenant, now).await?;
-            (Kind::TenantDisabled, ended(sessions, revoked))
+            (Kind::TenantDisabled, ended(Some(sessions), revoked))
         }
         Status::Active => (Kind::TenantEnabled, json!({})),
     };
@@ -168,14 +170,17 @@ async fn set_tenant_status(app: &App, slug: &str, status: Status, ctx: &Context)
     })
 }
 
-/// Audit metadata for ended credentials.
-pub(super) fn ended(sessions: u64, r: Revoked) -> serde_json::Value {
-    json!({
-        "sessions_ended": sessions,
+/// Audit metadata for ended credentials (`sessions`: None where there are none, a client).
+pub(super) fn ended(sessions: Option<u64>, r: Revoked) -> serde_json::Value {
+    let mut v = json!({
         "refresh_tokens_revoked": r.refresh_tokens,
         "access_tokens_revoked": r.access_tokens,
         "codes_deleted": r.codes,
-    })
+    });
+    if let Some(n) = sessions {
+        v["sessions_ended"] = json!(n);
+    }
+    v
 }
 
 /// Input for a new user.
@@ -418,7 +423,7 @@ async fn end_user_credentials(
     let sessions = scope.sessions_delete_for_user(user.id).await?;
     let id = user.id.to_string();
     let revoked = scope.holder_revoke(Holder::User(&id), now).await?;
-    Ok(ended(sessions, revoked))
+    Ok(ended(Some(sessions), revoked))
 }
 
 /// Creates the `platform` tenant (if missing) and its first administrator. Refuses when the

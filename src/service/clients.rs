@@ -284,7 +284,7 @@ async fn set_status(
     let (kind, metadata) = match status {
         Status::Disabled => {
             let r = scope.holder_revoke(Holder::Client(client_id), now).await?;
-            (Kind::ClientDisabled, super::admin::ended(0, r))
+            (Kind::ClientDisabled, super::admin::ended(None, r))
         }
         Status::Active => (Kind::ClientEnabled, json!({})),
     };

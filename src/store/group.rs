@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codes::COLUMNS as CODE_COLUMNS;
-use super::tokens::{ACCESS, REFRESH};
+use super::tokens::{ACCESS, PASSES, REFRESH};
 use super::{AccessRow, CodeRow, Error, RefreshRow, Result, Store, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
@@ -350,7 +350,9 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
     Ok(outcomes)
 }
 
-/// Revokes what was minted in `family` after `generation`, except the retry's own new tokens.
+/// Revokes what was minted in `family` after `generation`, except the retry's own new tokens
+/// (again until a pass changes nothing, as `TenantScope::family_revoke` does: on PostgreSQL
+/// another node may commit a rotation in this family while the first pass runs).
 async fn supersede(tx: &mut Tx, set: &WriteSet, family: &str, generation: i64) -> Result<()> {
     const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND family_id = $2 \
                      AND generation > $4 AND revoked_at IS NULL AND token_hash <> $5";
@@ -358,19 +360,26 @@ async fn supersede(tx: &mut Tx, set: &WriteSet, family: &str, generation: i64) -
                      AND generation > $4 AND revoked_at IS NULL AND token_hash <> $5";
     let tenant = set.tenant_id.to_string();
     let own = |h: Option<&String>| h.cloned().unwrap_or_default();
-    for (sql, keep) in [
+    let statements = [
         (R, own(set.refresh.as_ref().map(|r| &r.token_hash))),
         (A, own(set.access.as_ref().map(|a| &a.token_hash))),
-    ] {
-        on_tx!(&mut *tx, |conn| sqlx::query(sql)
-            .bind(&tenant)
-            .bind(family)
-            .bind(set.now)
-            .bind(generation)
-            .bind(&keep)
-            .execute(&mut **conn)
-            .await
-            .map(|_| ())?);
+    ];
+    for _ in 0..PASSES {
+        let mut changed = 0;
+        for (sql, keep) in &statements {
+            changed += on_tx!(&mut *tx, |conn| sqlx::query(*sql)
+                .bind(&tenant)
+                .bind(family)
+                .bind(set.now)
+                .bind(generation)
+                .bind(keep)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected());
+        }
+        if changed == 0 {
+            break;
+        }
     }
     Ok(())
 }

@@ -51,6 +51,11 @@ pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_i
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
     expires_at, used_at, revoked_at, created_at, generation, retried_at";
 
+/// At most this many passes of a revocation (see [`TenantScope::family_revoke`]); a pass
+/// after the first finds only tokens written while the one before it ran, so two are the
+/// norm and four more than enough.
+pub(super) const PASSES: usize = 4;
+
 /// A token with the standing of whoever it was issued to, read in the same statement.
 #[derive(FromRow)]
 struct WithHolders<T> {
@@ -190,18 +195,26 @@ impl TenantScope<'_> {
                 "UPDATE {table} SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL{filter}"
             )
         };
-        Ok(Revoked {
-            refresh_tokens: self.run_holder(revoke("refresh_tokens"), now, key).await?,
-            access_tokens: self.run_holder(revoke("access_tokens"), now, key).await?,
-            // Codes that could still be redeemed (expired ones are housekeeping's).
-            codes: self
-                .run_holder(
-                    format!("DELETE FROM auth_codes WHERE tenant_id = $1 AND used_at IS NULL AND expires_at > $2{filter}"),
-                    now,
-                    key,
-                )
-                .await?,
-        })
+        let mut r = Revoked::default();
+        // Again until a pass changes nothing, for the reason given at [`Self::family_revoke`].
+        for _ in 0..PASSES {
+            let refresh = self.run_holder(revoke("refresh_tokens"), now, key).await?;
+            let access = self.run_holder(revoke("access_tokens"), now, key).await?;
+            r.refresh_tokens += refresh;
+            r.access_tokens += access;
+            if refresh + access == 0 {
+                break;
+            }
+        }
+        // Codes that could still be redeemed (expired ones are housekeeping's).
+        r.codes = self
+            .run_holder(
+                format!("DELETE FROM auth_codes WHERE tenant_id = $1 AND used_at IS NULL AND expires_at > $2{filter}"),
+                now,
+                key,
+            )
+            .await?;
+        Ok(r)
     }
 
     async fn run_holder(&mut self, sql: String, now: UnixTime, key: Option<&str>) -> Result<u64> {
@@ -253,7 +266,7 @@ impl TenantScope<'_> {
         const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
         let mut total = 0;
-        for _ in 0..4 {
+        for _ in 0..PASSES {
             let n = self.revoke_where(R, family_id, now).await?
                 + self.revoke_where(A, family_id, now).await?;
             total += n;
