@@ -402,8 +402,9 @@ pub async fn user_delete(app: &App, tenant: &Tenant, email: &str, ctx: &Context)
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
     // Counted first for the audit trail; the delete then takes the rows away.
-    let metadata = end_user_credentials(&mut scope, &user, now).await?;
+    let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
     scope.user_delete(user.id).await?;
+    metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
     let ev = Event {
         kind: Kind::UserDeleted,
         tenant: Some(tenant.id),

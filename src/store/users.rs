@@ -269,6 +269,41 @@ impl TenantScope<'_> {
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
+    /// Takes the email address out of the audit events about a user (`user.created` and
+    /// `bootstrap` record it), so that after an erasure the trail names the user by id only.
+    /// Returns how many events changed.
+    pub async fn user_audit_redact(&mut self, id: UserId) -> Result<u64> {
+        const SELECT: &str = "SELECT id, metadata FROM audit_events \
+                              WHERE tenant_id = $1 AND target = $2 AND metadata LIKE '%\"email\"%'";
+        const UPDATE: &str =
+            "UPDATE audit_events SET metadata = $3 WHERE tenant_id = $1 AND id = $2";
+        let tenant = self.tenant_id();
+        let target = format!("user:{id}");
+        let rows: Vec<(String, String)> = on_tx!(self.tx, |c| sqlx::query_as(SELECT)
+            .bind(&tenant)
+            .bind(&target)
+            .fetch_all(&mut **c)
+            .await?);
+        let mut n = 0;
+        for (event, metadata) in rows {
+            let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str(&metadata) else {
+                continue;
+            };
+            if m.remove("email").is_none() {
+                continue;
+            }
+            let redacted = serde_json::Value::Object(m).to_string();
+            n += on_tx!(self.tx, |c| sqlx::query(UPDATE)
+                .bind(&tenant)
+                .bind(&event)
+                .bind(&redacted)
+                .execute(&mut **c)
+                .await?
+                .rows_affected());
+        }
+        Ok(n)
+    }
+
     /// Replaces the profile claims and the email-verified flag.
     pub async fn user_set_profile(
         &mut self,
