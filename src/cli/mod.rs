@@ -1,9 +1,10 @@
 //! The command line (clap): `serve` (default), `migrate`, `check-config`, `version`, the
-//! operator commands (`bootstrap`, `tenant`, `user`: see `identity.rs`), and the hidden
+//! operator commands (`bootstrap`, `tenant`: see `identity.rs`; `user`: `users.rs`), and the hidden
 //! `gen-docs` used by packaging to write the man page and shell completions.
 
 pub mod identity;
 pub mod oauth;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +54,7 @@ pub enum Command {
     Tenant(identity::TenantCommand),
     /// Manage the users of a tenant.
     #[command(subcommand)]
-    User(identity::UserCommand),
+    User(users::UserCommand),
     /// Manage the OAuth clients of a tenant.
     #[command(subcommand)]
     Client(oauth::ClientCommand),

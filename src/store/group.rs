@@ -14,9 +14,9 @@
 //!
 //! A set is all-or-nothing: its claim (a code or refresh token marked used, or a used refresh
 //! token's one grace retry, which only one concurrent request can win) decides whether its
-//! rows are written. If a batch fails (say one
-//! set's client was deleted a moment ago and its foreign key fails), the batch is rolled back
-//! and every set in it is retried alone, so one bad set fails only itself.
+//! rows are written. If a batch fails (say one set's client was deleted a moment ago and its
+//! foreign key fails), the batch is rolled back and every set in it is retried alone, so one
+//! bad set fails only itself.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;

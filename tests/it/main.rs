@@ -4,6 +4,7 @@ mod common;
 
 mod browser;
 mod cli;
+mod client_access;
 
 mod config_errors;
 mod credentials;
