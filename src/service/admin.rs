@@ -145,14 +145,20 @@ async fn set_tenant_status(app: &App, slug: &str, status: Status, ctx: &Context)
         .await?
         .ok_or(Error::NotFound("tenant"))?;
     tx.tenant_set_status(&slug, status, now).await?;
-    let (kind, metadata) = match status {
-        Status::Disabled => {
-            let mut scope = tx.scope(&tenant);
-            let sessions = scope.sessions_delete_all().await?;
-            let revoked = scope.holder_revoke(Holder::Tenant, now).await?;
-            (Kind::TenantDisabled, ended(Some(sessions), revoked))
-        }
-        Status::Active => (Kind::TenantEnabled, json!({})),
+    let kind = match status {
+        Status::Disabled => Kind::TenantDisabled,
+        Status::Active => Kind::TenantEnabled,
+    };
+    // Disabling ends everything. Enabling a disabled tenant ends it again: the only live
+    // credentials then are ones a node minted while its tenant cache still saw the tenant
+    // active (up to the cache's TTL after the disable), and they must not come back either.
+    let metadata = if status == Status::Disabled || tenant.status == Status::Disabled {
+        let mut scope = tx.scope(&tenant);
+        let sessions = scope.sessions_delete_all().await?;
+        let revoked = scope.holder_revoke(Holder::Tenant, now).await?;
+        ended(Some(sessions), revoked)
+    } else {
+        json!({})
     };
     let ev = Event {
         kind,

@@ -281,12 +281,17 @@ async fn set_status(
         .await?
         .ok_or(Error::NotFound("client"))?;
     scope.client_set_status(client_id, status, now).await?;
-    let (kind, metadata) = match status {
-        Status::Disabled => {
-            let r = scope.holder_revoke(Holder::Client(client_id), now).await?;
-            (Kind::ClientDisabled, super::admin::ended(None, r))
-        }
-        Status::Active => (Kind::ClientEnabled, json!({})),
+    let kind = match status {
+        Status::Disabled => Kind::ClientDisabled,
+        Status::Active => Kind::ClientEnabled,
+    };
+    // Enabling a disabled client revokes again what a node minted while its client cache
+    // still held the client as active (up to the cache's TTL after the disable).
+    let metadata = if status == Status::Disabled || !client.is_active() {
+        let r = scope.holder_revoke(Holder::Client(client_id), now).await?;
+        super::admin::ended(None, r)
+    } else {
+        json!({})
     };
     audit::commit(
         tx,

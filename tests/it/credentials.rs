@@ -9,9 +9,10 @@ use base64::Engine;
 use opentrusty::domain::client::Client;
 use opentrusty::domain::tenant::Tenant;
 use opentrusty::domain::user::Profile;
+use opentrusty::protocol::secret;
 use opentrusty::service::clients::{self, ClientPatch};
 use opentrusty::service::{Context, admin, sessions};
-use opentrusty::store::Store;
+use opentrusty::store::{AccessRow, Store, WriteSet, Written};
 use opentrusty::systemd::Plane;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -204,6 +205,30 @@ pub(crate) async fn sign_in(w: &World, email: &str) -> String {
     code_in_session(w, &session, &[]).await.unwrap()
 }
 
+/// An access token written for `client_id` the way `/token` writes one, as a node would
+/// whose cache had not yet seen a tenant or client disabled.
+async fn stale_token(w: &World, client_id: &str) -> String {
+    let now = w.app.clock.now();
+    let token = secret::generate();
+    let row = AccessRow {
+        token_hash: secret::hash(&token),
+        client_id: client_id.into(),
+        user_id: None,
+        scope: "api".into(),
+        family_id: None,
+        code_hash: None,
+        auth_time: None,
+        sid: None,
+        expires_at: now + 3600,
+        revoked_at: None,
+        created_at: now,
+        generation: None,
+    };
+    let set = WriteSet::new(&w.a, now).access(row);
+    assert_eq!(w.app.writes.write(set).await.unwrap(), Written::Done);
+    token
+}
+
 /// Everything `tokens` (a token response) carried is dead, seen from outside.
 async fn all_dead(w: &World, rs: &(Client, String), tokens: &Value, what: &str) {
     let (access, refresh_token) = (s(tokens, "access_token"), s(tokens, "refresh_token"));
@@ -333,10 +358,13 @@ async fn tenant_disable_ends_tokens(store: Store) {
         userinfo(&w, &s(&before, "access_token")).await,
         StatusCode::NOT_FOUND
     );
-    // Enabled again: nothing that lived before comes back.
+    // A node whose tenant cache still saw the tenant active mints a token meanwhile.
+    let stale = stale_token(&w, &w.svc.0.client_id).await;
+    // Enabled again: nothing that lived before comes back, nor what was minted meanwhile.
     admin::tenant_enable(&w.app, w.a.slug.as_str(), &ctx)
         .await
         .unwrap();
+    assert_eq!(introspect(&w, &rs, &stale).await["active"], false);
     all_dead(&w, &rs, &before, "tenant disable").await;
     assert_eq!(
         introspect(&w, &rs, &s(&service, "access_token")).await["active"],
@@ -395,9 +423,14 @@ async fn client_disable_ends_tokens(store: Store) {
         introspect(&w, &rs, &s(&before, "access_token")).await["active"],
         false
     );
+    // A node whose client cache still held the client as active mints a token meanwhile;
+    // it is dead while the client is disabled, and stays dead once it is enabled again.
+    let stale = stale_token(&w, &w.rp.0.client_id).await;
+    assert_eq!(introspect(&w, &rs, &stale).await["active"], false);
     clients::enable(&w.app, &w.a, &w.rp.0.client_id, &ctx)
         .await
         .unwrap();
+    assert_eq!(introspect(&w, &rs, &stale).await["active"], false);
     all_dead(&w, &rs, &before, "client disable").await;
     // Enabled, it works again for new tokens.
     let after = redeem(&w, &sign_in(&w, "ada@example.com").await).await;
