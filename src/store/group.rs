@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codes::COLUMNS as CODE_COLUMNS;
-use super::tokens::{ACCESS, PASSES, REFRESH};
+use super::tokens::{ACCESS, REFRESH, passes};
 use super::{AccessRow, CodeRow, Error, RefreshRow, Result, Store, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
@@ -364,7 +364,7 @@ async fn supersede(tx: &mut Tx, set: &WriteSet, family: &str, generation: i64) -
         (R, own(set.refresh.as_ref().map(|r| &r.token_hash))),
         (A, own(set.access.as_ref().map(|a| &a.token_hash))),
     ];
-    for _ in 0..PASSES {
+    for _ in 0..passes(tx) {
         let mut changed = 0;
         for (sql, keep) in &statements {
             changed += on_tx!(&mut *tx, |conn| sqlx::query(*sql)

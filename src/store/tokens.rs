@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::users::{COLUMNS as USER_COLUMNS, WithUser};
-use super::{Result, TenantScope, on_tx};
+use super::{Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::user::User;
 
@@ -51,10 +51,15 @@ pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_i
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
     expires_at, used_at, revoked_at, created_at, generation, retried_at";
 
-/// At most this many passes of a revocation (see [`TenantScope::family_revoke`]); a pass
-/// after the first finds only tokens written while the one before it ran, so two are the
-/// norm and four more than enough.
-pub(super) const PASSES: usize = 4;
+/// At most this many passes of a revocation on `tx` (see [`TenantScope::family_revoke`]): on
+/// PostgreSQL a pass after the first finds only tokens committed while the one before it ran,
+/// so two are the norm and four more than enough; SQLite has one writer, so one pass sees all.
+pub(super) fn passes(tx: &Tx) -> usize {
+    match tx {
+        Tx::Postgres(_) | Tx::PostgresConn(_) => 4,
+        Tx::Sqlite(_) | Tx::SqliteConn(_) => 1,
+    }
+}
 
 /// A token with the standing of whoever it was issued to, read in the same statement.
 #[derive(FromRow)]
@@ -197,7 +202,7 @@ impl TenantScope<'_> {
         };
         let mut r = Revoked::default();
         // Again until a pass changes nothing, for the reason given at [`Self::family_revoke`].
-        for _ in 0..PASSES {
+        for _ in 0..passes(self.tx) {
             let refresh = self.run_holder(revoke("refresh_tokens"), now, key).await?;
             let access = self.run_holder(revoke("access_tokens"), now, key).await?;
             r.refresh_tokens += refresh;
@@ -254,19 +259,19 @@ impl TenantScope<'_> {
 
     /// Revokes every refresh and access token of a family. Returns how many rows changed.
     ///
-    /// The two statements run again until a pass changes nothing: on PostgreSQL (READ
-    /// COMMITTED) a statement does not see rows committed after it started, so a rotation
-    /// that held a row of the family while the first pass waited for it has its new tokens
+    /// On PostgreSQL the two statements run again until a pass changes nothing: under READ
+    /// COMMITTED a statement does not see rows committed after it started, so a rotation that
+    /// held a row of the family while the first pass waited for it has its new tokens
     /// committed by then, and the next pass revokes them. A rotation that comes later cannot
-    /// win its claim: the token it presents is already revoked. On SQLite the second pass is
-    /// a no-op (one writer at a time).
+    /// win its claim: the token it presents is already revoked. SQLite writes one transaction
+    /// at a time, so one pass is enough there.
     pub async fn family_revoke(&mut self, family_id: &str, now: UnixTime) -> Result<u64> {
         const R: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
         const A: &str = "UPDATE access_tokens SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL";
         let mut total = 0;
-        for _ in 0..PASSES {
+        for _ in 0..passes(self.tx) {
             let n = self.revoke_where(R, family_id, now).await?
                 + self.revoke_where(A, family_id, now).await?;
             total += n;
