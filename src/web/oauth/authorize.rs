@@ -104,7 +104,7 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => return bad_request(req, &e.description),
     };
-    let token = cookies::get(&jar, &app.config, cookies::SESSION);
+    let token = cookies::session(&jar, &app.config, tenant);
     let outcome = authorize::authorize(app, tenant, params, token.as_deref(), consent, ctx).await;
     match outcome {
         Err(e) => {

@@ -71,7 +71,7 @@ pub async fn run(
             );
         }
     };
-    let token = cookies::get(&jar, &app.config, cookies::SESSION);
+    let token = cookies::session(&jar, &app.config, tenant);
     match end_session::end_session(app, tenant, &params, token.as_deref(), ctx).await {
         Err(_) => page_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,8 +93,14 @@ pub async fn run(
             };
             (jar, render(StatusCode::OK, &page)).into_response()
         }
-        Ok(Plan::Done(target)) => {
-            let jar = jar.add(cookies::removal(&app.config, cookies::SESSION));
+        Ok(Plan::Done { target, ended }) => {
+            // Only this tenant's cookie, and only when its session was ended here: a logout
+            // with some other user's id_token must not sign this browser out (DESIGN §5).
+            let jar = if ended {
+                jar.add(cookies::session_removal(&app.config, tenant))
+            } else {
+                jar
+            };
             match target {
                 Some(to) => (jar, found(&to)).into_response(),
                 None => {

@@ -114,7 +114,7 @@ pub async fn show(
         },
         None => None,
     };
-    let signed_in_as = match cookies::get(&jar, &app.config, cookies::SESSION) {
+    let signed_in_as = match cookies::session(&jar, &app.config, &tenant) {
         Some(token) => sessions::current(&app, &tenant, &token)
             .await
             .ok()
@@ -178,18 +178,19 @@ pub async fn submit(
     };
     match login::login(&app, &tenant, attempt, &ctx).await {
         Ok(done) => {
-            if let Some(previous) = cookies::get(&jar, &app.config, cookies::SESSION)
+            if let Some(previous) = cookies::session(&jar, &app.config, &tenant)
                 && let Err(e) = sessions::discard(&app, &tenant, &previous).await
             {
                 tracing::warn!(error = %e, "could not drop the replaced session");
             }
             let max_age = app.config.identity.session_lifetime.as_secs() as i64;
-            // A new id on every login: the old cookie (if any) is simply replaced.
-            let jar = jar.add(cookies::build(
+            // A new id on every login: this tenant's old cookie (if any) is simply replaced;
+            // other tenants' session cookies are left alone.
+            let jar = jar.add(cookies::session_cookie(
                 &app.config,
-                cookies::SESSION,
+                &tenant,
                 done.token,
-                Some(max_age),
+                max_age,
             ));
             let to = return_to.unwrap_or_else(|| tenant_path(&app.config, &tenant, "login"));
             (jar, super::secure(Redirect::to(&to).into_response())).into_response()
