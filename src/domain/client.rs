@@ -147,6 +147,17 @@ impl RedirectUri {
         &self.0
     }
 
+    /// Whether only the registered application can receive a redirect to this URI, so a
+    /// public client's identity is assured by it (RFC 8252 §8.6): a claimed `https` URI, or
+    /// a loopback one (served by the app on this device). Any app can register a private-use
+    /// scheme, so those do not count.
+    pub fn assures_client_identity(&self) -> bool {
+        matches!(
+            url::Url::parse(&self.0).ok().as_ref().map(url::Url::scheme),
+            Some("https" | "http")
+        )
+    }
+
     /// Exact, byte-for-byte comparison with a presented `redirect_uri` (RFC 6749 §3.1.2.3).
     pub fn matches(&self, presented: &str) -> bool {
         self.0 == presented
