@@ -209,12 +209,6 @@ impl Config {
             .and_then(|s| s.split(':').next())
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
-        let oauth = oauth::parse(
-            raw.key_encryption_key.as_deref(),
-            raw.key_rotation_days.as_deref(),
-            raw.refresh_reuse_grace.as_deref(),
-            state_dir.clone(),
-        )?;
         let database_url = match raw.database_url.as_deref() {
             None => DatabaseUrl::Sqlite(
                 state_dir
@@ -223,6 +217,12 @@ impl Config {
             ),
             Some(s) => parse_database_url(s, raw.database_password.as_deref())?,
         };
+        let oauth = oauth::parse(
+            raw.key_encryption_key.as_deref(),
+            raw.key_rotation_days.as_deref(),
+            raw.refresh_reuse_grace.as_deref(),
+            &database_url,
+        )?;
 
         let public_url = match raw.public_url.as_deref() {
             None => {
@@ -492,7 +492,7 @@ impl Config {
                 if self.oauth.key_encryption_key.is_some() {
                     "(set)"
                 } else {
-                    "(unset: generated in the state directory)"
+                    "(unset: generated beside the SQLite database)"
                 }
                 .into(),
             ),

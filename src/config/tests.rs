@@ -45,6 +45,8 @@ fn secret_values_are_never_echoed() {
 fn password_is_redacted_and_can_come_from_a_credential() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("database-password"), "s3cret\n").unwrap();
+    // PostgreSQL needs a configured key-encryption key; here it comes as a credential too.
+    std::fs::write(dir.path().join("key-encryption-key"), "ab".repeat(32)).unwrap();
     let c = Config::from_vars(&env(&[
         (
             "OPENTRUSTY_DATABASE_URL",
@@ -58,6 +60,7 @@ fn password_is_redacted_and_can_come_from_a_credential() {
     };
     assert_eq!(url.password(), Some("s3cret"));
     assert!(!c.database_url.redacted().contains("s3cret"));
+    assert_eq!(c.oauth.key_encryption_key.unwrap().0, [0xab; 32]);
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub enum Error {
     Busy { retry_after: Duration },
     #[error("internal error")]
     Internal(String),
+    /// The key-encryption key does not fit the database (or cannot be read). Meant for the
+    /// operator (start-up and CLI), in full; never shown to HTTP clients.
+    #[error("{0}")]
+    KeyEncryption(String),
 }
 
 impl From<crate::store::Error> for Error {
