@@ -4,6 +4,7 @@ mod common;
 
 mod browser;
 mod cli;
+mod cli_safety;
 
 mod config_errors;
 mod daemon;
@@ -11,6 +12,7 @@ mod group_commit;
 mod identity;
 mod journald;
 mod login_pages;
+mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;
 mod oauth_suite;
@@ -19,3 +21,4 @@ mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
 mod storage;
+mod tenant_cookies;
