@@ -2,6 +2,7 @@
 
 mod common;
 
+mod audit_retention;
 mod browser;
 mod cli;
 
