@@ -102,6 +102,7 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn slugs() {
@@ -142,5 +143,28 @@ mod tests {
             t.issuer(&"https://x.org/idp".parse().unwrap()),
             "https://x.org/idp/t/acme"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any path segment: a slug only if it follows the rule, never a panic.
+        #[test]
+        fn any_string_is_judged_by_the_rule(s in prop_oneof![".{0,80}", "[a-z0-9-]{0,70}"]) {
+            if let Ok(slug) = Slug::parse(&s) {
+                prop_assert!((2..=63).contains(&slug.as_str().len()));
+                prop_assert!(!s.starts_with('-') && !s.ends_with('-') && !s.contains("--"));
+                prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            }
+        }
+
+        /// Lowercase words joined by single hyphens, 2 to 63 characters, are slugs.
+        #[test]
+        fn generated_slugs_are_accepted(words in proptest::collection::vec("[a-z0-9]{1,10}", 1..6)) {
+            let s = words.join("-");
+            prop_assume!((2..=63).contains(&s.len()));
+            let slug = Slug::parse(&s).unwrap();
+            prop_assert_eq!(slug.as_str(), s.as_str());
+        }
     }
 }

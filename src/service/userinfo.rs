@@ -22,6 +22,10 @@ pub async fn userinfo(
     tenant: &Tenant,
     token: &str,
 ) -> Result<Map<String, Value>, Refused> {
+    // Every token we issue is 43 characters; a longer one is unknown without a lookup.
+    if token.len() > crate::protocol::limits::TOKEN {
+        return Err(Refused::InvalidToken);
+    }
     let now = app.clock.now();
     let mut tx = app.store.read().await.map_err(|e| {
         internal(e);

@@ -86,6 +86,8 @@ impl FromRequestParts<AppState> for TenantCtx {
         else {
             return Err(reject(parts));
         };
+        // The slug is checked against the `Slug` rule inside the cache, before any lookup:
+        // a malformed one is the same 404 as an unknown one, with no query and no entry.
         let found = app.tenants.get(&app.store, &tenant).await;
         match found {
             Ok(Some(t)) if t.is_active() => Ok(TenantCtx(t)),
@@ -98,28 +100,37 @@ impl FromRequestParts<AppState> for TenantCtx {
     }
 }
 
-/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
-/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer?;
+/// The client's address. For a TCP peer: the peer, or — when the peer is a trusted proxy —
+/// the right-most address in `X-Forwarded-For` that is not itself a trusted proxy. A unix
+/// socket peer (`None`) has no address: with `unix_trusted` (the operator listed `unix` in
+/// `OPENTRUSTY_TRUSTED_PROXIES`) the same rule reads `X-Forwarded-For`, otherwise the answer
+/// is `None` (and the login throttle puts all such clients in one bucket).
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    unix_trusted: bool,
+) -> Option<IpAddr> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(peer) {
-        return Some(peer);
+    match peer {
+        Some(ip) if !is_trusted(ip) => return Some(ip),
+        None if !unix_trusted => return None,
+        _ => {}
     }
-    let forwarded: Vec<IpAddr> = headers
+    // Header values are bounded by the server's header limits; walk them from the right
+    // without collecting (RFC 7239 §5.2 order: each proxy appends).
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
         .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip))
-            .unwrap_or(peer),
-    )
+    values
+        .iter()
+        .rev()
+        .flat_map(|v| v.rsplit(','))
+        .map_while(|s| s.trim().parse::<IpAddr>().ok())
+        .find(|ip| !is_trusted(*ip))
+        .or(peer)
 }
 
 /// The audit context of a request: client IP, user agent, request id.
@@ -136,7 +147,13 @@ impl FromRequestParts<AppState> for RequestContext {
             .extensions
             .get::<ConnectInfo<PeerAddr>>()
             .and_then(|c| c.0.0);
-        let ip = client_ip(peer, &parts.headers, &app.config.identity.trusted_proxies);
+        let identity = &app.config.identity;
+        let ip = client_ip(
+            peer,
+            &parts.headers,
+            &identity.trusted_proxies,
+            identity.trust_unix_proxy,
+        );
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -166,18 +183,38 @@ mod tests {
         );
         let direct: IpAddr = "198.51.100.7".parse().unwrap();
         assert_eq!(
-            client_ip(Some(direct), &h, &trusted),
+            client_ip(Some(direct), &h, &trusted, false),
             Some(direct),
             "untrusted peer: header ignored"
         );
         let proxy: IpAddr = "10.0.0.2".parse().unwrap();
         assert_eq!(
-            client_ip(Some(proxy), &h, &trusted),
+            client_ip(Some(proxy), &h, &trusted, false),
             Some("203.0.113.9".parse().unwrap())
         );
         assert_eq!(
-            client_ip(Some(proxy), &HeaderMap::new(), &trusted),
+            client_ip(Some(proxy), &HeaderMap::new(), &trusted, false),
             Some(proxy)
         );
+        // A proxy that appends garbage: the walk stops there instead of reaching client input.
+        let mut g = HeaderMap::new();
+        g.insert("x-forwarded-for", "6.6.6.6, junk".parse().unwrap());
+        assert_eq!(client_ip(Some(proxy), &g, &trusted, false), Some(proxy));
+    }
+
+    #[test]
+    fn unix_peers_use_forwarded_for_only_when_trusted() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        assert_eq!(
+            client_ip(None, &h, &[], false),
+            None,
+            "not trusted: no address"
+        );
+        assert_eq!(
+            client_ip(None, &h, &[], true),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(client_ip(None, &HeaderMap::new(), &[], true), None);
     }
 }
