@@ -92,10 +92,11 @@ impl FromRequestParts<AppState> for TenantCtx {
         match found {
             Ok(Some(t)) if t.is_active() => Ok(TenantCtx(t)),
             Ok(_) => Err(reject(parts)),
-            Err(e) => {
-                tracing::error!(error = %e, "tenant lookup failed");
-                Err(super::error::internal(&request_id(parts)))
-            }
+            Err(e) => Err(super::error::service_failure(
+                &e,
+                wants_html(&parts.headers),
+                &request_id(parts),
+            )),
         }
     }
 }

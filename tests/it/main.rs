@@ -20,5 +20,6 @@ mod oauth_world;
 mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
+mod outage;
 mod storage;
 mod throttle;

@@ -62,6 +62,9 @@ pub fn error_response(e: &Error, basic_used: bool) -> Response {
         "error_description": e.description,
     }));
     let mut res = (status, body).into_response();
+    if e.code == Code::TemporarilyUnavailable {
+        res = crate::web::error::retry_after(res, crate::service::OUTAGE_RETRY_AFTER);
+    }
     if e.code == Code::InvalidClient {
         let challenge = if basic_used {
             "Basic realm=\"opentrusty\", charset=\"UTF-8\""

@@ -227,6 +227,7 @@ pub fn service_error(e: Error, request_id: &str) -> Response {
             "There were too many sign-in attempts. Wait a moment and try again.",
             Some(retry_after.as_secs().max(1)),
         ),
+        Error::Unavailable(_) => return crate::web::error::service_failure(&e, true, request_id),
         Error::Busy { retry_after } => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Busy",
