@@ -261,6 +261,21 @@ mod tests {
             }
         }
 
+        /// A client id is accepted up to its bound and refused beyond it, whatever it holds.
+        #[test]
+        fn client_ids_are_bounded(id in "\\PC{1,300}") {
+            match single(pairs(&[("client_id", &id)])) {
+                Ok(m) => {
+                    prop_assert!(id.len() <= limits::CLIENT_ID);
+                    prop_assert_eq!(m.get("client_id"), Some(&id));
+                }
+                Err(e) => {
+                    prop_assert!(id.len() > limits::CLIENT_ID);
+                    prop_assert!(e.description.starts_with("client_id is too long"));
+                }
+            }
+        }
+
         /// Well-formed requests of each grant parse to what was sent.
         #[test]
         fn valid_requests_parse(

@@ -173,6 +173,7 @@ impl FromRequestParts<AppState> for RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
@@ -217,5 +218,41 @@ mod tests {
             Some("203.0.113.9".parse().unwrap())
         );
         assert_eq!(client_ip(None, &HeaderMap::new(), &[], true), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any `X-Forwarded-For` value: never a panic; an untrusted peer is always itself,
+        /// and a trusted one yields an address from the header or the peer.
+        #[test]
+        fn any_forwarded_for_is_handled(
+            value in prop_oneof![
+                "[ -~]{0,200}",
+                proptest::collection::vec(
+                    prop_oneof![
+                        any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+                        any::<std::net::Ipv6Addr>().prop_map(|a| a.to_string()),
+                        "[a-z0-9.:]{0,12}",
+                    ],
+                    0..8,
+                ).prop_map(|v| v.join(", ")),
+            ],
+            unix_trusted: bool,
+        ) {
+            let Ok(v) = axum::http::HeaderValue::from_str(&value) else {
+                return Ok(());
+            };
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", v);
+            let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+            let direct: IpAddr = "198.51.100.7".parse().unwrap();
+            prop_assert_eq!(client_ip(Some(direct), &h, &trusted, unix_trusted), Some(direct));
+            let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+            let got = client_ip(Some(proxy), &h, &trusted, unix_trusted).unwrap();
+            prop_assert!(got == proxy || value.contains(&got.to_string()) || got.is_ipv6());
+            let unix = client_ip(None, &h, &trusted, unix_trusted);
+            prop_assert!(unix_trusted || unix.is_none());
+        }
     }
 }
