@@ -363,28 +363,40 @@ fn hostile(n: usize, csrf: &Csrf) -> (&'static str, Vec<u8>) {
     }
 }
 
-/// Runs requests `from..to` on `THREADS` keep-alive connections; returns the non-4xx answers.
-fn barrage(addr: SocketAddr, csrf: &Arc<Csrf>, from: usize, to: usize) -> Vec<String> {
+/// How often each kind of request got each status.
+type Tally = std::collections::BTreeMap<(&'static str, u16), usize>;
+
+/// Runs requests `from..to` on `THREADS` keep-alive connections; returns the answers.
+fn barrage(addr: SocketAddr, csrf: &Arc<Csrf>, from: usize, to: usize) -> Tally {
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
             let csrf = csrf.clone();
             std::thread::spawn(move || {
                 let mut conn = Conn::new(addr);
-                let mut bad = Vec::new();
+                let mut tally = Tally::new();
                 for n in (from + t..to).step_by(THREADS) {
                     let (what, req) = hostile(n, &csrf);
-                    let status = conn.send(&req);
-                    if !(400..500).contains(&status) {
-                        bad.push(format!("request {n} ({what}): {status}"));
-                    }
+                    *tally.entry((what, conn.send(&req))).or_default() += 1;
                 }
-                bad
+                tally
             })
         })
         .collect();
-    threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
+    let mut all = Tally::new();
+    for t in threads {
+        for (k, n) in t.join().unwrap() {
+            *all.entry(k).or_default() += n;
+        }
+    }
+    all
+}
+
+/// The answers that are not 4xx.
+fn not_4xx(tally: &Tally) -> Vec<String> {
+    tally
+        .iter()
+        .filter(|((_, status), _)| !(400..500).contains(status))
+        .map(|((what, status), n)| format!("{what}: {n} x {status}"))
         .collect()
 }
 
@@ -406,13 +418,17 @@ fn hostile_identifiers_get_4xx_and_do_not_grow_memory() {
     );
 
     // Warm up first (allocator arenas, connection buffers, the hashing pool), then measure.
-    let bad = barrage(addr, &csrf, 0, WARM_UP);
+    let bad = not_4xx(&barrage(addr, &csrf, 0, WARM_UP));
     assert!(bad.is_empty(), "not 4xx: {bad:?}");
     let pid = site.daemon.pid();
     let before = rss_kib(pid);
     let started = std::time::Instant::now();
-    let bad = barrage(addr, &csrf, WARM_UP, WARM_UP + REQUESTS);
+    let tally = barrage(addr, &csrf, WARM_UP, WARM_UP + REQUESTS);
     let after = rss_kib(pid);
+    for ((what, status), n) in &tally {
+        eprintln!("  {what}: {n} x {status}");
+    }
+    let bad = not_4xx(&tally);
     eprintln!(
         "hostile client: {REQUESTS} requests in {:.1} s; daemon VmRSS before {before} KiB, \
          after {after} KiB, growth {} KiB",

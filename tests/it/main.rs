@@ -4,6 +4,7 @@ mod common;
 
 mod audit_retention;
 mod browser;
+mod caches;
 mod cli;
 
 mod config_errors;
