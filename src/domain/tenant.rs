@@ -22,17 +22,22 @@ pub struct InvalidSlug(pub String);
 
 impl Slug {
     pub fn parse(s: &str) -> Result<Slug, InvalidSlug> {
-        let ok = (2..=63).contains(&s.len())
+        if Slug::is_valid(s) {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(InvalidSlug(s.chars().take(80).collect()))
+        }
+    }
+
+    /// Whether `s` follows the slug rule (checked without allocating: this runs on every
+    /// request, on the path segment, before any lookup).
+    pub fn is_valid(s: &str) -> bool {
+        (2..=63).contains(&s.len())
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
-            && !s.contains("--");
-        if ok {
-            Ok(Slug(s.to_owned()))
-        } else {
-            Err(InvalidSlug(s.to_owned()))
-        }
+            && !s.contains("--")
     }
 
     pub fn as_str(&self) -> &str {
@@ -151,6 +156,7 @@ mod tests {
         /// Any path segment: a slug only if it follows the rule, never a panic.
         #[test]
         fn any_string_is_judged_by_the_rule(s in prop_oneof![".{0,80}", "[a-z0-9-]{0,70}"]) {
+            prop_assert_eq!(Slug::is_valid(&s), Slug::parse(&s).is_ok());
             if let Ok(slug) = Slug::parse(&s) {
                 prop_assert!((2..=63).contains(&slug.as_str().len()));
                 prop_assert!(!s.starts_with('-') && !s.ends_with('-') && !s.contains("--"));

@@ -25,7 +25,8 @@ const MAX_FOUND: usize = 10_000;
 /// Slugs known not to exist, each at most 63 bytes (the [`Slug`] rule): at most ~100 KiB.
 const MAX_MISSING: usize = 1_024;
 
-type Map<T> = RwLock<HashMap<Slug, (T, Instant)>>;
+/// Keyed by slugs that passed [`Slug::is_valid`], so a hit costs no allocation.
+type Map<T> = RwLock<HashMap<String, (T, Instant)>>;
 
 #[derive(Default)]
 pub struct TenantCache {
@@ -33,13 +34,13 @@ pub struct TenantCache {
     missing: Map<()>,
 }
 
-fn fresh<T: Clone>(map: &Map<T>, slug: &Slug, now: Instant) -> Option<T> {
+fn fresh<T: Clone>(map: &Map<T>, slug: &str, now: Instant) -> Option<T> {
     let map = map.read().unwrap_or_else(|p| p.into_inner());
     let (v, at) = map.get(slug)?;
     (now.duration_since(*at) < TTL).then(|| v.clone())
 }
 
-fn put<T>(map: &Map<T>, slug: Slug, value: T, now: Instant, max: usize) {
+fn put<T>(map: &Map<T>, slug: &str, value: T, now: Instant, max: usize) {
     let mut map = map.write().unwrap_or_else(|p| p.into_inner());
     if map.len() >= max {
         map.retain(|_, (_, at)| now.duration_since(*at) < TTL);
@@ -47,24 +48,24 @@ fn put<T>(map: &Map<T>, slug: Slug, value: T, now: Instant, max: usize) {
             map.clear();
         }
     }
-    map.insert(slug, (value, now));
+    map.insert(slug.to_owned(), (value, now));
 }
 
 impl TenantCache {
     /// The tenant with this slug (any status), from the cache or the database. A string that
     /// is not a valid slug is `None` at once.
     pub async fn get(&self, store: &Store, slug: &str) -> Result<Option<Tenant>> {
-        let Ok(slug) = Slug::parse(slug) else {
+        if !Slug::is_valid(slug) {
             return Ok(None);
-        };
+        }
         let now = Instant::now();
-        if let Some(t) = fresh(&self.found, &slug, now) {
+        if let Some(t) = fresh(&self.found, slug, now) {
             return Ok(Some(t));
         }
-        if fresh(&self.missing, &slug, now).is_some() {
+        if fresh(&self.missing, slug, now).is_some() {
             return Ok(None);
         }
-        let found = store.read().await?.tenant_by_slug(slug.as_str()).await?;
+        let found = store.read().await?.tenant_by_slug(slug).await?;
         match &found {
             Some(t) => put(&self.found, slug, t.clone(), now, MAX_FOUND),
             None => put(&self.missing, slug, (), now, MAX_MISSING),
@@ -74,17 +75,14 @@ impl TenantCache {
 
     /// Forgets one slug after a local change.
     pub fn invalidate(&self, slug: &str) {
-        let Ok(slug) = Slug::parse(slug) else {
-            return;
-        };
         self.found
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&slug);
+            .remove(slug);
         self.missing
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&slug);
+            .remove(slug);
     }
 
     /// Entries held: (tenants found, slugs known to be missing).
