@@ -342,17 +342,22 @@ impl Config {
                 None | Some("") => Vec::new(),
                 Some(list) => list
                     .split(',')
+                    .filter(|s| s.trim() != "unix")
                     .map(|s| {
                         IpNet::parse(s).ok_or_else(|| {
                             ConfigError::new(
                                 "TRUSTED_PROXIES",
                                 Some(list),
-                                "a comma-separated list of IP addresses or CIDR networks",
+                                "a comma-separated list of IP addresses, CIDR networks or `unix`",
                             )
                         })
                     })
                     .collect::<Result<_, _>>()?,
             },
+            trust_unix_proxy: raw
+                .trusted_proxies
+                .as_deref()
+                .is_some_and(|list| list.split(',').any(|s| s.trim() == "unix")),
             login_rate_per_ip: parse_u32(
                 "LOGIN_RATE_PER_IP",
                 raw.login_rate_per_ip.as_deref(),
@@ -476,6 +481,7 @@ impl Config {
                     .trusted_proxies
                     .iter()
                     .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .chain(self.identity.trust_unix_proxy.then(|| "unix".to_owned()))
                     .collect::<Vec<_>>()
                     .join(","),
             ),

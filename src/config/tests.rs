@@ -96,8 +96,12 @@ fn trusted_proxies_parse_and_match() {
     assert!(nets[0].contains("::ffff:10.2.3.4".parse().unwrap()));
     assert!(!nets[0].contains("11.0.0.1".parse().unwrap()));
     assert!(nets[1].contains("::1".parse().unwrap()));
+    assert!(!c.identity.trust_unix_proxy);
     let e = Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "10.0.0.0/33")])).unwrap_err();
     assert_eq!(e.var, "OPENTRUSTY_TRUSTED_PROXIES");
+    let c = Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "unix, 10.0.0.1")])).unwrap();
+    assert!(c.identity.trust_unix_proxy);
+    assert_eq!(c.identity.trusted_proxies.len(), 1);
 }
 
 #[test]

@@ -2,13 +2,16 @@
 
 mod common;
 
+mod audit_retention;
 mod browser;
+mod caches;
 mod cli;
 mod cli_safety;
 
 mod config_errors;
 mod daemon;
 mod group_commit;
+mod hostile;
 mod identity;
 mod journald;
 mod login_pages;
@@ -20,5 +23,7 @@ mod oauth_world;
 mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
+mod outage;
 mod storage;
 mod tenant_cookies;
+mod throttle;

@@ -73,12 +73,7 @@ pub async fn run(
     };
     let token = cookies::session(&jar, &app.config, tenant);
     match end_session::end_session(app, tenant, &params, token.as_deref(), ctx).await {
-        Err(_) => page_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The server could not complete the request.",
-            request_id,
-        ),
+        Err(e) => crate::web::ui::protocol_failure_page(&e, request_id),
         Ok(Plan::Refuse(msg)) => {
             page_error(StatusCode::BAD_REQUEST, "Invalid request", &msg, request_id)
         }
