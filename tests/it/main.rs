@@ -2,17 +2,22 @@
 
 mod common;
 
+mod audit_retention;
 mod browser;
+mod caches;
 mod cli;
+mod cli_safety;
 mod client_access;
 
 mod config_errors;
 mod credentials;
 mod daemon;
 mod group_commit;
+mod hostile;
 mod identity;
 mod journald;
 mod login_pages;
+mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;
 mod oauth_suite;
@@ -20,4 +25,7 @@ mod oauth_world;
 mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
+mod outage;
 mod storage;
+mod tenant_cookies;
+mod throttle;
