@@ -116,13 +116,24 @@ async fn run(name: &str, e: &Arc<Env>, step: Step) {
     } else {
         String::new()
     };
+    let rate = all.len() as f64 / wall;
     println!(
-        "{name:<28} {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   server CPU {:>6.1} µs/req   errors {errors}{grouped}",
-        all.len() as f64 / wall,
+        "{name:<28} {rate:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   server CPU {:>6.1} µs/req   errors {errors}{grouped}",
         pct(0.50),
         pct(0.99),
         cpu as f64 / n
     );
+    // OT_SUMMARY=file: one tab-separated line per scenario, for run.sh's backend comparison.
+    if let Ok(path) = std::env::var("OT_SUMMARY") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{name}\t{rate:.0}\t{:.1}\t{}", cpu as f64 / n, pct(0.99));
+        }
+    }
 }
 
 /// The daemon's group-commit counters (sets written, batches committed) from /metrics.
