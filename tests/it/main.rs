@@ -2,10 +2,12 @@
 
 mod common;
 
+mod access_log;
 mod browser;
 mod cli;
 
 mod config_errors;
+mod connections;
 mod daemon;
 mod group_commit;
 mod identity;
@@ -18,4 +20,5 @@ mod oauth_world;
 mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
+mod restart_load;
 mod storage;
