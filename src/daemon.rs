@@ -74,7 +74,7 @@ fn warn_without_admin_plane(listeners: &[Listener]) {
         return;
     }
     tracing::warn!(
-        "the admin plane (/metrics, management) is not served: a listener other than a lone loopback or unix socket serves the auth plane only; set OPENTRUSTY_ADMIN_LISTEN or pass a socket named `admin` (FileDescriptorName=admin)"
+        "the admin plane (/metrics, management) is not served: a listener named `auth`, or one the network can reach, serves the auth plane only; to serve it, set OPENTRUSTY_ADMIN_LISTEN or pass a socket named `admin` (FileDescriptorName=admin)"
     );
 }
 

@@ -254,3 +254,40 @@ fn restarts_under_load_answer_every_request() {
         "only {restarts} restarts happened under load"
     );
 }
+
+#[test]
+fn a_connection_accepted_before_sigterm_is_answered_after_it() {
+    let dir = tempdir();
+    let notify = NotifySocket::new(dir.path());
+    let listener = tcp_listener();
+    let addr = listener.local_addr().unwrap();
+    let mut daemon = start(dir.path(), &notify, &listener);
+    // One connection that was served and is idle, one that has not sent anything yet.
+    let mut idle = connect(addr).unwrap();
+    assert!(matches!(
+        exchange(&mut idle, REQUEST),
+        Outcome::Answered { status: 200, .. }
+    ));
+    let mut fresh = connect(addr).unwrap();
+    // Give the daemon time to accept it (it cannot be observed from here).
+    std::thread::sleep(Duration::from_millis(300));
+    daemon.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
+    // The idle one is closed; the fresh one gets its answer, and is told it is the last.
+    let mut buf = [0u8; 64];
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(
+        matches!(idle.read(&mut buf), Ok(0) | Err(_)),
+        "idle connection not closed"
+    );
+    match exchange(&mut fresh, REQUEST) {
+        Outcome::Answered { status, close } => {
+            assert_eq!(status, 200);
+            assert!(close, "the last response says Connection: close");
+        }
+        Outcome::NoAnswer(e) | Outcome::Broken(e) => {
+            panic!("accepted before SIGTERM, not answered: {e}")
+        }
+    }
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
+}
