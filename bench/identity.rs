@@ -45,6 +45,7 @@ fn cli(bin: &str, db: &str, args: &[&str], stdin: Option<&str>) {
     let mut c = Command::new(bin)
         .args(args)
         .env("OPENTRUSTY_DATABASE_URL", db)
+        .env("OPENTRUSTY_ALLOW_ROOT", "true")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -16,7 +16,19 @@ OT_VERSION  := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -
 OT_DEB      := $(OT_PKGDIR)/opentrusty_$(OT_VERSION)-1_amd64.deb
 OT_RPM      := $(OT_PKGDIR)/opentrusty-$(OT_VERSION)-1.x86_64.rpm
 
-.PHONY: deb rpm package-docs package-check systemd-e2e
+.PHONY: deb rpm package-docs package-check systemd-e2e deb-tools rpm-tools
+
+# A fresh checkout lacks the packaging tools: stop with one line naming the installer instead of
+# a page of cargo or linker errors further down.
+OT_NEED_TOOLS = { echo "packaging: $(1) is missing; run: sh packaging/install-tools.sh (as root, installs every packaging tool)" >&2; exit 1; }
+deb-tools:
+	@command -v musl-gcc >/dev/null 2>&1 || $(call OT_NEED_TOOLS,musl-gcc (musl-tools))
+	@rustup target list --installed 2>/dev/null | grep -qx $(OT_TARGET) || $(call OT_NEED_TOOLS,the Rust target $(OT_TARGET))
+	@cargo deb --version >/dev/null 2>&1 || $(call OT_NEED_TOOLS,cargo-deb)
+rpm-tools:
+	@command -v musl-gcc >/dev/null 2>&1 || $(call OT_NEED_TOOLS,musl-gcc (musl-tools))
+	@rustup target list --installed 2>/dev/null | grep -qx $(OT_TARGET) || $(call OT_NEED_TOOLS,the Rust target $(OT_TARGET))
+	@cargo generate-rpm --version >/dev/null 2>&1 || $(call OT_NEED_TOOLS,cargo-generate-rpm)
 
 # Man page (gzip'd, no name/timestamp for reproducibility) and completions from the CLI definition.
 package-docs: build
@@ -24,11 +36,11 @@ package-docs: build
 	$(OT_BIN) gen-docs --out $(OT_DOCS)
 	gzip -9nf $(OT_DOCS)/opentrusty.8
 
-deb: package-docs ## .deb package (cargo-deb) in target/packages
+deb: deb-tools package-docs ## .deb package (cargo-deb) in target/packages
 	mkdir -p $(OT_PKGDIR)
 	cargo deb --no-build --no-strip --target $(OT_TARGET) --output $(OT_DEB)
 
-rpm: package-docs ## .rpm package (cargo-generate-rpm) in target/packages
+rpm: rpm-tools package-docs ## .rpm package (cargo-generate-rpm) in target/packages
 	mkdir -p $(OT_PKGDIR)
 	cargo generate-rpm --target $(OT_TARGET) --output $(OT_RPM)
 

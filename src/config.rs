@@ -209,12 +209,6 @@ impl Config {
             .and_then(|s| s.split(':').next())
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
-        let oauth = oauth::parse(
-            raw.key_encryption_key.as_deref(),
-            raw.key_rotation_days.as_deref(),
-            raw.refresh_reuse_grace.as_deref(),
-            state_dir.clone(),
-        )?;
         let database_url = match raw.database_url.as_deref() {
             None => DatabaseUrl::Sqlite(
                 state_dir
@@ -223,6 +217,12 @@ impl Config {
             ),
             Some(s) => parse_database_url(s, raw.database_password.as_deref())?,
         };
+        let oauth = oauth::parse(
+            raw.key_encryption_key.as_deref(),
+            raw.key_rotation_days.as_deref(),
+            raw.refresh_reuse_grace.as_deref(),
+            &database_url,
+        )?;
 
         let public_url = match raw.public_url.as_deref() {
             None => {
@@ -342,17 +342,22 @@ impl Config {
                 None | Some("") => Vec::new(),
                 Some(list) => list
                     .split(',')
+                    .filter(|s| s.trim() != "unix")
                     .map(|s| {
                         IpNet::parse(s).ok_or_else(|| {
                             ConfigError::new(
                                 "TRUSTED_PROXIES",
                                 Some(list),
-                                "a comma-separated list of IP addresses or CIDR networks",
+                                "a comma-separated list of IP addresses, CIDR networks or `unix`",
                             )
                         })
                     })
                     .collect::<Result<_, _>>()?,
             },
+            trust_unix_proxy: raw
+                .trusted_proxies
+                .as_deref()
+                .is_some_and(|list| list.split(',').any(|s| s.trim() == "unix")),
             login_rate_per_ip: parse_u32(
                 "LOGIN_RATE_PER_IP",
                 raw.login_rate_per_ip.as_deref(),
@@ -476,6 +481,7 @@ impl Config {
                     .trusted_proxies
                     .iter()
                     .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .chain(self.identity.trust_unix_proxy.then(|| "unix".to_owned()))
                     .collect::<Vec<_>>()
                     .join(","),
             ),
@@ -492,7 +498,7 @@ impl Config {
                 if self.oauth.key_encryption_key.is_some() {
                     "(set)"
                 } else {
-                    "(unset: generated in the state directory)"
+                    "(unset: generated beside the SQLite database)"
                 }
                 .into(),
             ),

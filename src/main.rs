@@ -14,6 +14,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     opentrusty::process::no_huge_pages();
+    // Before anything can create a file: the database and a generated key-encryption key
+    // must never be world-readable, whichever command creates them.
+    opentrusty::process::private_umask();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     match command {
@@ -37,6 +40,17 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EX_CONFIG);
         }
     };
+    // Every command that opens the database obeys the same root rule as the daemon (refuse,
+    // or drop to OPENTRUSTY_USER); `serve` applies it after taking its sockets.
+    if !matches!(command, Command::Serve | Command::HashRate { .. }) {
+        match opentrusty::process::harden(&config) {
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("opentrusty: {e}");
+                return ExitCode::from(cli::EX_NOPERM);
+            }
+        }
+    }
     if matches!(
         command,
         Command::Bootstrap(_)

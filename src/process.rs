@@ -39,11 +39,19 @@ pub enum Outcome {
     Dropped { uid: u32, gid: u32 },
 }
 
+/// Files this process creates (the SQLite database and its WAL, a generated key-encryption
+/// key) are private to its user: they hold password hashes and key material. Called first
+/// thing in `main`, for every command, before anything can create a file.
+pub fn private_umask() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+}
+
 /// Applies the process rules. Must run single-threaded: after sockets are taken (so privileged
 /// ports can be bound) and before the tokio runtime spawns threads (so every thread gets the
-/// new credentials).
+/// new credentials). `serve` calls it after taking its sockets; every other command that opens
+/// the database calls it before opening it.
 pub fn harden(config: &Config) -> Result<Outcome, Error> {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    private_umask();
     // Not dumpable: no core file with secrets in it, and no ptrace from same-uid processes.
     let _ = nix::sys::prctl::set_dumpable(false);
 

@@ -15,6 +15,8 @@ use crate::store::Store;
 
 /// Exit code for configuration errors (sysexits.h EX_CONFIG).
 pub const EX_CONFIG: u8 = 78;
+/// Exit code for a refused user, e.g. root without OPENTRUSTY_ALLOW_ROOT (EX_NOPERM).
+pub const EX_NOPERM: u8 = 77;
 
 #[derive(Parser, Debug)]
 #[command(

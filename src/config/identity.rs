@@ -19,6 +19,9 @@ pub struct IdentityConfig {
     pub session_lifetime: Duration,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether a peer on a unix socket is a trusted proxy (`unix` in the list): a reverse
+    /// proxy on the same host that forwards over a socket file.
+    pub trust_unix_proxy: bool,
     /// Login attempts per minute from one client IP.
     pub login_rate_per_ip: u32,
     /// Login attempts per minute against one account.

@@ -45,6 +45,8 @@ fn secret_values_are_never_echoed() {
 fn password_is_redacted_and_can_come_from_a_credential() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("database-password"), "s3cret\n").unwrap();
+    // PostgreSQL needs a configured key-encryption key; here it comes as a credential too.
+    std::fs::write(dir.path().join("key-encryption-key"), "ab".repeat(32)).unwrap();
     let c = Config::from_vars(&env(&[
         (
             "OPENTRUSTY_DATABASE_URL",
@@ -58,6 +60,7 @@ fn password_is_redacted_and_can_come_from_a_credential() {
     };
     assert_eq!(url.password(), Some("s3cret"));
     assert!(!c.database_url.redacted().contains("s3cret"));
+    assert_eq!(c.oauth.key_encryption_key.unwrap().0, [0xab; 32]);
 }
 
 #[test]
@@ -93,8 +96,12 @@ fn trusted_proxies_parse_and_match() {
     assert!(nets[0].contains("::ffff:10.2.3.4".parse().unwrap()));
     assert!(!nets[0].contains("11.0.0.1".parse().unwrap()));
     assert!(nets[1].contains("::1".parse().unwrap()));
+    assert!(!c.identity.trust_unix_proxy);
     let e = Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "10.0.0.0/33")])).unwrap_err();
     assert_eq!(e.var, "OPENTRUSTY_TRUSTED_PROXIES");
+    let c = Config::from_vars(&env(&[("OPENTRUSTY_TRUSTED_PROXIES", "unix, 10.0.0.1")])).unwrap();
+    assert!(c.identity.trust_unix_proxy);
+    assert_eq!(c.identity.trusted_proxies.len(), 1);
 }
 
 #[test]

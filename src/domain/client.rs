@@ -147,6 +147,17 @@ impl RedirectUri {
         &self.0
     }
 
+    /// Whether only the registered application can receive a redirect to this URI, so a
+    /// public client's identity is assured by it (RFC 8252 §8.6): a claimed `https` URI, or
+    /// a loopback one (served by the app on this device). Any app can register a private-use
+    /// scheme, so those do not count.
+    pub fn assures_client_identity(&self) -> bool {
+        matches!(
+            url::Url::parse(&self.0).ok().as_ref().map(url::Url::scheme),
+            Some("https" | "http")
+        )
+    }
+
     /// Exact, byte-for-byte comparison with a presented `redirect_uri` (RFC 6749 §3.1.2.3).
     pub fn matches(&self, presented: &str) -> bool {
         self.0 == presented
@@ -197,6 +208,8 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::limits;
+    use proptest::prelude::*;
 
     #[test]
     fn redirect_registration_rules() {
@@ -250,5 +263,48 @@ mod tests {
         }
         assert_eq!(AuthMethod::parse("none"), Some(AuthMethod::None));
         assert_eq!(AuthMethod::parse("private_key_jwt"), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any string as a redirect URI: parsed or refused, never a panic; what is accepted
+        /// is short and has no fragment or whitespace.
+        #[test]
+        fn any_uri_is_refused_cleanly(s in prop_oneof![
+            ".{0,120}",
+            "(https?|[a-z]+(\\.[a-z]+)+|javascript)://?[a-z0-9.:@\\[\\]-]{0,30}(/[ -~]{0,30})?",
+            "[a-z]{0,3000}",
+        ]) {
+            if let Ok(r) = RedirectUri::parse(&s) {
+                prop_assert!(r.as_str().len() <= limits::REDIRECT_URI);
+                prop_assert!(!r.as_str().contains('#'));
+                prop_assert!(!r.as_str().chars().any(char::is_whitespace));
+                prop_assert!(r.matches(&s));
+            }
+        }
+
+        /// https URIs on a host with a path and query are accepted and match only themselves.
+        #[test]
+        fn generated_https_uris_are_accepted(
+            host in "[a-z][a-z0-9]{0,20}(\\.[a-z]{2,6}){1,3}",
+            path in "(/[A-Za-z0-9._~-]{1,12}){0,4}",
+            query in proptest::option::of("[a-z]{1,8}=[A-Za-z0-9]{0,8}"),
+            port in proptest::option::of(1u16..),
+        ) {
+            let mut s = format!("https://{host}");
+            if let Some(p) = port {
+                s.push_str(&format!(":{p}"));
+            }
+            s.push_str(&path);
+            if let Some(q) = query {
+                s.push('?');
+                s.push_str(&q);
+            }
+            let r = RedirectUri::parse(&s).unwrap();
+            prop_assert!(r.matches(&s));
+            let other = format!("{s}x");
+            prop_assert!(!r.matches(&other));
+        }
     }
 }

@@ -95,6 +95,7 @@ impl serde::Serialize for Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn parse_is_order_insensitive_and_canonical() {
@@ -120,5 +121,33 @@ mod tests {
         assert!(!asked.is_subset(&allowed));
         assert_eq!(asked.outside(&allowed).collect::<Vec<_>>(), ["admin"]);
         assert!(Scope::parse("openid").unwrap().is_subset(&allowed));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any scope string: parsed or refused, never a panic; accepted tokens follow §3.3.
+        #[test]
+        fn any_scope_is_refused_cleanly(s in prop_oneof![".{0,200}", "[ -~]{0,300}"]) {
+            if let Ok(scope) = Scope::parse(&s) {
+                for t in scope.iter() {
+                    prop_assert!(!t.is_empty() && t.len() <= 128);
+                    prop_assert!(t.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
+                }
+            }
+        }
+
+        /// Tokens of the RFC 6749 §3.3 alphabet, in any order and spacing, parse to the same
+        /// canonical set.
+        #[test]
+        fn generated_scopes_round_trip(
+            tokens in proptest::collection::btree_set("[!#-\\[\\]-~]{1,30}", 0..8),
+            spaces in 1usize..4,
+        ) {
+            let text = tokens.iter().rev().cloned().collect::<Vec<_>>().join(&" ".repeat(spaces));
+            let scope = Scope::parse(&text).unwrap();
+            prop_assert_eq!(scope.iter().collect::<Vec<_>>(), tokens.iter().map(String::as_str).collect::<Vec<_>>());
+            prop_assert_eq!(Scope::parse(&scope.to_string()).unwrap(), scope);
+        }
     }
 }

@@ -22,17 +22,22 @@ pub struct InvalidSlug(pub String);
 
 impl Slug {
     pub fn parse(s: &str) -> Result<Slug, InvalidSlug> {
-        let ok = (2..=63).contains(&s.len())
+        if Slug::is_valid(s) {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(InvalidSlug(s.chars().take(80).collect()))
+        }
+    }
+
+    /// Whether `s` follows the slug rule (checked without allocating: this runs on every
+    /// request, on the path segment, before any lookup).
+    pub fn is_valid(s: &str) -> bool {
+        (2..=63).contains(&s.len())
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
-            && !s.contains("--");
-        if ok {
-            Ok(Slug(s.to_owned()))
-        } else {
-            Err(InvalidSlug(s.to_owned()))
-        }
+            && !s.contains("--")
     }
 
     pub fn as_str(&self) -> &str {
@@ -102,6 +107,7 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn slugs() {
@@ -142,5 +148,29 @@ mod tests {
             t.issuer(&"https://x.org/idp".parse().unwrap()),
             "https://x.org/idp/t/acme"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any path segment: a slug only if it follows the rule, never a panic.
+        #[test]
+        fn any_string_is_judged_by_the_rule(s in prop_oneof![".{0,80}", "[a-z0-9-]{0,70}"]) {
+            prop_assert_eq!(Slug::is_valid(&s), Slug::parse(&s).is_ok());
+            if let Ok(slug) = Slug::parse(&s) {
+                prop_assert!((2..=63).contains(&slug.as_str().len()));
+                prop_assert!(!s.starts_with('-') && !s.ends_with('-') && !s.contains("--"));
+                prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            }
+        }
+
+        /// Lowercase words joined by single hyphens, 2 to 63 characters, are slugs.
+        #[test]
+        fn generated_slugs_are_accepted(words in proptest::collection::vec("[a-z0-9]{1,10}", 1..6)) {
+            let s = words.join("-");
+            prop_assume!((2..=63).contains(&s.len()));
+            let slug = Slug::parse(&s).unwrap();
+            prop_assert_eq!(slug.as_str(), s.as_str());
+        }
     }
 }

@@ -128,6 +128,7 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn emails_are_trimmed_and_folded() {
@@ -165,5 +166,25 @@ mod tests {
             format!("{:?}", NewPassword::parse("secret-password").unwrap()),
             "NewPassword(REDACTED)"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any login-form email: an address of at most 254 bytes, or refused; never a panic.
+        #[test]
+        fn any_email_is_refused_cleanly(s in prop_oneof![".{0,300}", "[a-z]{0,70}@[a-z.]{0,300}"]) {
+            if let Ok(e) = Email::parse(&s) {
+                prop_assert!(e.as_str().len() <= 254);
+                prop_assert_eq!(e.as_str().matches('@').count(), 1);
+            }
+        }
+
+        /// Plain addresses are accepted, trimmed and case-folded.
+        #[test]
+        fn generated_emails_are_accepted(local in "[A-Za-z0-9._+-]{1,64}", domain in "[a-z0-9]{1,20}\\.[a-z]{2,10}") {
+            let e = Email::parse(&format!("  {local}@{domain} ")).unwrap();
+            prop_assert_eq!(e.as_str(), format!("{}@{domain}", local.to_lowercase()));
+        }
     }
 }

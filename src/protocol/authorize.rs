@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::error::{Code, Error};
 use super::pkce::{self, Challenge};
+use super::token::check_len;
 use crate::clock::UnixTime;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::{self, Scope};
@@ -121,20 +122,21 @@ pub fn parse(p: &HashMap<String, String>, client: &Client) -> Result<Request, Er
             allow_plain: client.allow_plain_pkce,
         },
     )?;
-    let bounded = |k: &str, max: usize| -> Result<Option<String>, Error> {
+    // Bounded again here (the form parser did it first) so no caller can skip it.
+    let bounded = |k: &str| -> Result<Option<String>, Error> {
         match one(p, k) {
-            Some(v) if v.len() > max => Err(Error::invalid_request(format!("{k} is too long"))),
-            v => Ok(v.map(str::to_owned)),
+            Some(v) => check_len(k, v).map(|()| Some(v.to_owned())),
+            None => Ok(None),
         }
     };
     Ok(Request {
         scope,
-        state: bounded("state", 2048)?,
-        nonce: bounded("nonce", 512)?,
+        state: bounded("state")?,
+        nonce: bounded("nonce")?,
         prompt: Prompt::parse(one(p, "prompt"))?,
         max_age,
-        login_hint: bounded("login_hint", 320)?,
-        id_token_hint: bounded("id_token_hint", 8192)?,
+        login_hint: bounded("login_hint")?,
+        id_token_hint: bounded("id_token_hint")?,
         challenge,
     })
 }

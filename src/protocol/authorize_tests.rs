@@ -200,3 +200,112 @@ fn prompt_and_max_age_decisions() {
         Code::LoginRequired
     );
 }
+
+mod properties {
+    use super::*;
+    use crate::protocol::limits;
+    use crate::protocol::token::single;
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "response_type",
+        "response_mode",
+        "scope",
+        "state",
+        "nonce",
+        "prompt",
+        "max_age",
+        "login_hint",
+        "id_token_hint",
+        "code_challenge",
+        "code_challenge_method",
+        "request",
+        "request_uri",
+        "ui_locales",
+    ];
+
+    /// A client error of the authorization endpoint (sent back to the client's URI).
+    fn clean(e: &Error) -> bool {
+        !matches!(e.code, Code::ServerError | Code::TemporarilyUnavailable)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any query string: parsed or refused with a client error, never a panic; accepted
+        /// values are within their bounds.
+        #[test]
+        fn any_query_is_refused_cleanly(query in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let pairs = url::form_urlencoded::parse(&query).into_owned().collect();
+            let c = client(ClientKind::Public);
+            match single(pairs).and_then(|p| parse(&p, &c)) {
+                Ok(r) => prop_assert!(r.state.is_none_or(|s| s.len() <= limits::STATE)),
+                Err(e) => prop_assert!(clean(&e), "{e}"),
+            }
+        }
+
+        /// Known parameters with arbitrary values, also beyond their bounds.
+        #[test]
+        fn known_parameters_with_any_values(
+            values in proptest::collection::btree_map(
+                proptest::sample::select(NAMES),
+                prop_oneof![
+                    ".{0,40}",
+                    Just("code".to_string()),
+                    Just("openid profile".to_string()),
+                    Just("S256".to_string()),
+                    "[a-z]{300,9000}",
+                ],
+                0..10,
+            ),
+            public: bool,
+        ) {
+            let p: HashMap<String, String> =
+                values.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let c = client(if public { ClientKind::Public } else { ClientKind::Confidential });
+            match parse(&p, &c) {
+                Ok(r) => {
+                    prop_assert!(r.nonce.is_none_or(|n| n.len() <= limits::NONCE));
+                    prop_assert!(r.login_hint.is_none_or(|n| n.len() <= limits::LOGIN_HINT));
+                    prop_assert!(r.id_token_hint.is_none_or(|n| n.len() <= limits::ID_TOKEN_HINT));
+                }
+                Err(e) => prop_assert!(clean(&e), "{e}"),
+            }
+            let _ = Prompt::parse(p.get("prompt").map(String::as_str));
+        }
+
+        /// Well-formed requests are accepted with what was sent.
+        #[test]
+        fn valid_requests_are_accepted(
+            scope in proptest::sample::subsequence(vec!["profile", "email", "offline_access"], 0..=3),
+            state in "[ -~]{1,100}",
+            nonce in "[A-Za-z0-9]{1,64}",
+            max_age in proptest::option::of(0i64..1_000_000),
+            verifier in "[A-Za-z0-9._~-]{43,128}",
+        ) {
+            use aws_lc_rs::digest;
+            use base64::Engine;
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+            let scope = std::iter::once("openid").chain(scope).collect::<Vec<_>>().join(" ");
+            let max_age = max_age.map(|m| m.to_string());
+            let mut pairs = vec![
+                ("response_type", "code"),
+                ("scope", &scope),
+                ("state", &state),
+                ("nonce", &nonce),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ];
+            if let Some(m) = &max_age {
+                pairs.push(("max_age", m));
+            }
+            let r = parse(&params(&pairs), &client(ClientKind::Public)).unwrap();
+            prop_assert_eq!(r.scope, Scope::parse(&scope).unwrap());
+            prop_assert_eq!(r.state.as_deref(), Some(state.as_str()));
+            prop_assert_eq!(r.nonce.as_deref(), Some(nonce.as_str()));
+            prop_assert_eq!(r.max_age.map(|m| m.to_string()), max_age);
+            prop_assert_eq!(r.challenge.map(|c| c.value), Some(challenge));
+        }
+    }
+}

@@ -142,8 +142,8 @@ impl SigningKey {
 
     /// Verifies a compact JWS that this key signed and returns its claims.
     pub fn verify(&self, jws: &str) -> Result<Value, Error> {
-        let (signed, sig) = jws.rsplit_once('.').ok_or(Error::Malformed)?;
-        let (_, payload) = signed.split_once('.').ok_or(Error::Malformed)?;
+        let (head, payload, sig) = compact(jws)?;
+        let signed = &jws[..head.len() + 1 + payload.len()];
         let sig = B64.decode(sig).map_err(|_| Error::Malformed)?;
         let ok = match &self.pair {
             Pair::Rsa(k) => UnparsedPublicKey::new(
@@ -164,9 +164,23 @@ impl SigningKey {
     }
 }
 
+/// The three parts of a compact JWS (RFC 7515 §7.1): exactly two dots, no empty header, and
+/// no longer than any token we sign ([`limits::ID_TOKEN_HINT`]), so an attacker's string is
+/// refused before any decoding.
+fn compact(jws: &str) -> Result<(&str, &str, &str), Error> {
+    if jws.len() > super::limits::ID_TOKEN_HINT {
+        return Err(Error::Malformed);
+    }
+    let mut parts = jws.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) if !h.is_empty() => Ok((h, p, s)),
+        _ => Err(Error::Malformed),
+    }
+}
+
 /// The protected header of a compact JWS, unverified (to pick the key by `kid`).
 pub fn peek_header(jws: &str) -> Result<Value, Error> {
-    let head = jws.split('.').next().ok_or(Error::Malformed)?;
+    let (head, _, _) = compact(jws)?;
     let bytes = B64.decode(head).map_err(|_| Error::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| Error::Malformed)
 }
@@ -196,6 +210,7 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rfc7638_example_thumbprint() {
@@ -238,5 +253,63 @@ mod tests {
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
         assert_eq!(at_hash(SigningAlg::EdDSA, "x").len(), 43);
+    }
+
+    fn ed_key() -> &'static SigningKey {
+        static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| {
+            SigningKey::from_pkcs8(SigningAlg::EdDSA, &generate(SigningAlg::EdDSA).unwrap())
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn compact_form_is_exactly_three_parts() {
+        let jws = ed_key().sign_jwt(&json!({"sub": "x"})).unwrap();
+        assert!(ed_key().verify(&format!("{jws}.")).is_err());
+        assert!(peek_header(&format!("{jws}.x")).is_err());
+        assert!(peek_header("").is_err());
+        assert!(peek_header(&"e30.".repeat(3000)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any string as an id_token_hint: `Err`, never a panic (and never a valid token).
+        #[test]
+        fn any_hint_is_refused_cleanly(s in prop_oneof![".{0,300}", "[A-Za-z0-9_.-]{0,400}"]) {
+            let _ = peek_header(&s);
+            prop_assert!(ed_key().verify(&s).is_err());
+        }
+
+        /// Three base64url parts of arbitrary bytes: still only `Err`.
+        #[test]
+        fn arbitrary_parts_are_refused(
+            h in proptest::collection::vec(any::<u8>(), 0..80),
+            p in proptest::collection::vec(any::<u8>(), 0..200),
+            sig in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let jws = format!("{}.{}.{}", B64.encode(&h), B64.encode(&p), B64.encode(&sig));
+            let _ = peek_header(&jws);
+            prop_assert!(ed_key().verify(&jws).is_err());
+        }
+
+        /// What we sign verifies, with the claims and `kid` intact; any change to it does not.
+        #[test]
+        fn signed_tokens_round_trip(sub in "\\PC{0,40}", n in any::<i64>(), flip in 0usize..200) {
+            let key = ed_key();
+            let claims = json!({"sub": sub, "n": n});
+            let jws = key.sign_jwt(&claims).unwrap();
+            let header = peek_header(&jws).unwrap();
+            prop_assert_eq!(header["kid"].as_str(), Some(key.kid.as_str()));
+            prop_assert_eq!(key.verify(&jws).unwrap(), claims);
+            let mut bytes = jws.clone().into_bytes();
+            let i = flip % bytes.len();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(bytes).unwrap();
+            if tampered != jws {
+                prop_assert!(key.verify(&tampered).is_err());
+            }
+        }
     }
 }

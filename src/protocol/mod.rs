@@ -2,12 +2,14 @@
 //! data or a [`Error`] carrying an RFC error code. No I/O here.
 
 pub mod authorize;
+pub mod basic;
 pub mod claims;
 pub mod discovery;
 pub mod endpoints;
 pub mod error;
 pub mod jose;
 pub mod keyring;
+pub mod limits;
 pub mod pkce;
 pub mod refresh;
 pub mod secret;

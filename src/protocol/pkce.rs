@@ -130,6 +130,7 @@ pub fn verify(challenge: Option<&Challenge>, verifier: Option<&str>) -> Result<(
 mod tests {
     use super::*;
     use crate::protocol::error::Code;
+    use proptest::prelude::*;
 
     const STRICT: Policy = Policy {
         required: true,
@@ -184,5 +185,49 @@ mod tests {
         assert!(verify(Some(&c), Some(&"a".repeat(129))).is_err());
         // A verifier without a challenge is refused.
         assert!(verify(None, Some(VERIFIER)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any challenge, method and verifier: an answer (`invalid_request` at /authorize,
+        /// `invalid_grant` at /token), never a panic.
+        #[test]
+        fn any_input_is_refused_cleanly(
+            challenge in proptest::option::of(".{0,200}"),
+            method in proptest::option::of(prop_oneof![Just("S256".to_string()), Just("plain".to_string()), ".{0,10}"]),
+            verifier in proptest::option::of(".{0,200}"),
+            required: bool,
+            allow_plain: bool,
+        ) {
+            let policy = Policy { required, allow_plain };
+            match parse_challenge(challenge.as_deref(), method.as_deref(), policy) {
+                Ok(c) => {
+                    if let Some(c) = &c {
+                        prop_assert!(c.value.len() <= 128);
+                    }
+                    if let Err(e) = verify(c.as_ref(), verifier.as_deref()) {
+                        prop_assert_eq!(e.code, Code::InvalidGrant);
+                    }
+                }
+                Err(e) => prop_assert_eq!(e.code, Code::InvalidRequest),
+            }
+        }
+
+        /// A verifier of the RFC 7636 §4.1 alphabet and length verifies against its S256
+        /// challenge (and its plain one, where allowed), and no other verifier does.
+        #[test]
+        fn generated_pairs_verify(
+            verifier in "[A-Za-z0-9._~-]{43,128}",
+            other in "[A-Za-z0-9._~-]{43,128}",
+        ) {
+            let challenge = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+            let c = parse_challenge(Some(&challenge), Some("S256"), STRICT).unwrap().unwrap();
+            prop_assert_eq!(verify(Some(&c), Some(&verifier)), Ok(()));
+            prop_assert_eq!(verify(Some(&c), Some(&other)).is_ok(), other == verifier);
+            let lax = Policy { required: true, allow_plain: true };
+            let p = parse_challenge(Some(&verifier), Some("plain"), lax).unwrap().unwrap();
+            prop_assert_eq!(verify(Some(&p), Some(&verifier)), Ok(()));
+        }
     }
 }

@@ -11,7 +11,7 @@ use super::audit::{self, Event, Kind};
 use super::client_auth::internal;
 use super::sessions::{self, Current};
 use crate::app::App;
-use crate::domain::client::Client;
+use crate::domain::client::{AuthMethod, Client};
 use crate::domain::scope::Scope;
 use crate::domain::tenant::Tenant;
 use crate::protocol::authorize::{self as rules, SessionFacts, Step};
@@ -129,9 +129,17 @@ pub async fn authorize(
         auth_time: c.session.auth_time,
         hint_matches: hint_sub.as_ref().map(|s| *s == c.user.id.to_string()),
     });
+    // RFC 8252 §8.6: a public client's identity is proven only by a redirect URI no other app
+    // can receive (claimed https or loopback); with a private-use scheme any app could be
+    // asking, so neither a remembered consent nor first-party status skips the question (and
+    // prompt=none then fails with consent_required).
+    let identity_assured =
+        client.auth_method != AuthMethod::None || redirect.assures_client_identity();
+    let first_party = client.first_party && identity_assured;
     // First-party clients never ask, so their requests skip the consent lookup.
     let remembered = match &current {
-        Some(_) if client.first_party => false,
+        _ if !identity_assured => false,
+        Some(_) if first_party => false,
         Some(c) => {
             let mut tx = app.store.read().await.map_err(internal)?;
             let stored = tx
@@ -145,7 +153,7 @@ pub async fn authorize(
         }
         None => false,
     };
-    let step = match rules::decide(&req, facts, remembered, client.first_party, now) {
+    let step = match rules::decide(&req, facts, remembered, first_party, now) {
         Ok(s) => s,
         Err(e) => return Ok(fail(e)),
     };

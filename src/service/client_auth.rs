@@ -28,10 +28,10 @@ impl std::fmt::Debug for Presented {
 /// A hash to compare against when the client is unknown, so both paths cost the same.
 const NO_SECRET: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-/// Logs the detail and returns the opaque RFC `server_error`.
-pub fn internal(e: impl std::fmt::Display) -> Error {
-    tracing::error!(error = %e, "internal error in an OAuth endpoint");
-    Error::server_error()
+/// Logs the detail and returns the opaque RFC `server_error`, or `temporarily_unavailable`
+/// for a database outage (see [`super::protocol_failure`]).
+pub fn internal(e: impl std::fmt::Display + 'static) -> Error {
+    super::protocol_failure(e)
 }
 
 /// The authenticated client, or `invalid_client` (RFC 6749 §5.2) for any mismatch. Reads

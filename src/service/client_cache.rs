@@ -2,6 +2,11 @@
 //! authentication at the back-channel endpoints costs no database round trip. A secret
 //! rotated or a client deleted through another process is seen within [`TTL`] seconds; changes
 //! made through this node invalidate at once.
+//!
+//! The client id comes from the request, so it is attacker input: one longer than
+//! [`limits::CLIENT_ID`] is unknown without a query and without an entry, and "no such client"
+//! answers live in a separate, small map, so random ids can neither grow memory (at most
+//! [`MAX_MISSING`] × 255 bytes) nor evict the real clients.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -11,21 +16,42 @@ use crate::clock::UnixTime;
 use crate::domain::client::Client;
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
+use crate::protocol::limits;
 use crate::store;
 
 pub const TTL: i64 = 5;
-/// Bounds the memory spent on unknown client ids.
-const MAX_ENTRIES: usize = 10_000;
+/// Clients found: only registered clients land here; beyond the bound the map starts over.
+const MAX_FOUND: usize = 10_000;
+/// Client ids known not to exist (per node, all tenants).
+pub const MAX_MISSING: usize = 1_024;
 
 /// A client and its stored secret hash (`None` for public clients).
 pub type Entry = Arc<(Client, Option<String>)>;
 
-/// When an entry was read, and what was found (`None`: no such client).
-type Slot = (UnixTime, Option<Entry>);
+type Map<T> = RwLock<HashMap<(TenantId, String), (UnixTime, T)>>;
 
 #[derive(Default)]
 pub struct ClientCache {
-    map: RwLock<HashMap<(TenantId, String), Slot>>,
+    found: Map<Entry>,
+    missing: Map<()>,
+}
+
+fn fresh<T: Clone>(map: &Map<T>, key: &(TenantId, String), now: UnixTime) -> Option<T> {
+    let map = map.read().ok()?;
+    let (at, v) = map.get(key)?;
+    (now - at < TTL).then(|| v.clone())
+}
+
+fn put<T>(map: &Map<T>, key: (TenantId, String), value: T, now: UnixTime, max: usize) {
+    if let Ok(mut m) = map.write() {
+        if m.len() >= max {
+            m.retain(|_, (at, _)| now - *at < TTL);
+            if m.len() >= max {
+                m.clear();
+            }
+        }
+        m.insert(key, (now, value));
+    }
 }
 
 impl ClientCache {
@@ -35,33 +61,43 @@ impl ClientCache {
         tenant: &Tenant,
         client_id: &str,
     ) -> store::Result<Option<Entry>> {
+        // No registered client has such an id (they are 22 characters); the parsers refuse it
+        // before this, and this keeps the cache safe whoever calls it.
+        if client_id.is_empty() || client_id.len() > limits::CLIENT_ID {
+            return Ok(None);
+        }
         let now = app.clock.now();
         let key = (tenant.id, client_id.to_owned());
-        if let Ok(m) = self.map.read()
-            && let Some((at, e)) = m.get(&key)
-            && now - at < TTL
-        {
-            return Ok(e.clone());
+        if let Some(e) = fresh(&self.found, &key, now) {
+            return Ok(Some(e));
+        }
+        if fresh(&self.missing, &key, now).is_some() {
+            return Ok(None);
         }
         let found = {
             let mut tx = app.store.read().await?;
             tx.scope(tenant).client_get(client_id).await?.map(Arc::new)
         };
-        if let Ok(mut m) = self.map.write() {
-            if m.len() >= MAX_ENTRIES {
-                m.retain(|_, (at, _)| now - *at < TTL);
-                if m.len() >= MAX_ENTRIES {
-                    m.clear();
-                }
-            }
-            m.insert(key, (now, found.clone()));
+        match &found {
+            Some(e) => put(&self.found, key, e.clone(), now, MAX_FOUND),
+            None => put(&self.missing, key, (), now, MAX_MISSING),
         }
         Ok(found)
     }
 
     pub fn invalidate(&self, tenant: TenantId, client_id: &str) {
-        if let Ok(mut m) = self.map.write() {
-            m.remove(&(tenant, client_id.to_owned()));
+        let key = (tenant, client_id.to_owned());
+        if let Ok(mut m) = self.found.write() {
+            m.remove(&key);
         }
+        if let Ok(mut m) = self.missing.write() {
+            m.remove(&key);
+        }
+    }
+
+    /// Entries held: (clients found, ids known to be missing).
+    pub fn sizes(&self) -> (usize, usize) {
+        let n = |m: &Map<Entry>| m.read().map_or(0, |m| m.len());
+        (n(&self.found), self.missing.read().map_or(0, |m| m.len()))
     }
 }

@@ -17,9 +17,10 @@ pub enum Plan {
     Refuse(String),
     /// Without a valid hint the user must confirm (§2, to stop drive-by logouts).
     Confirm { client_name: Option<String> },
-    /// The session is ended; go here (the RP's registered URI with `state`), or show the
-    /// signed-out page when `None`.
-    Done(Option<String>),
+    /// Go to `target` (the RP's registered URI with `state`), or show the signed-out page when
+    /// `None`. `ended`: this request ended the browser's session of this tenant (only then is
+    /// its cookie cleared).
+    Done { target: Option<String>, ended: bool },
 }
 
 /// Verifies an id_token of this issuer (any audience) and returns its claims.
@@ -103,15 +104,16 @@ pub async fn end_session(
             client_name: client.map(|c| c.name),
         });
     };
+    let mut ended = false;
     if let Some(token) = session_token
         && let Some(current) = sessions::current(app, tenant, token)
             .await
             .map_err(internal)?
         && claims["sub"].as_str() == Some(current.user.id.to_string().as_str())
     {
-        sessions::logout(app, tenant, token, ctx)
+        ended = sessions::logout(app, tenant, token, ctx)
             .await
             .map_err(internal)?;
     }
-    Ok(Plan::Done(target))
+    Ok(Plan::Done { target, ended })
 }

@@ -1,6 +1,7 @@
-//! The daemon's own housekeeping: purge expired codes, tokens, consents and sessions in small
-//! batches (short write locks), and keep every tenant's signing keys on schedule. Runs on
-//! every node; all of it is idempotent, so nodes need no coordination.
+//! The daemon's own housekeeping: purge expired codes, tokens, consents and sessions, and
+//! audit events older than `OPENTRUSTY_AUDIT_RETENTION_DAYS`, in small batches (short write
+//! locks), and keep every tenant's signing keys on schedule. Runs on every node; all of it is
+//! idempotent, so nodes need no coordination.
 
 use std::time::Duration;
 
@@ -8,7 +9,9 @@ use tokio::sync::watch;
 
 use super::{Result, keys};
 use crate::app::App;
+use crate::clock::UnixTime;
 use crate::domain::client::SigningAlg;
+use crate::domain::ids::TenantId;
 use crate::store::PURGEABLE;
 
 /// Rows per delete statement.
@@ -71,6 +74,8 @@ pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
         let mut tx = app.store.read().await?;
         tx.tenants_list().await?
     };
+    let owners: Vec<Option<TenantId>> = tenants.iter().map(|t| Some(t.id)).chain([None]).collect();
+    out.push(("audit_events", purge_audit(app, &owners, now).await?));
     let (mut created, mut dropped) = (0, 0);
     for t in tenants.iter().filter(|t| t.is_active()) {
         let (c, d) = keys::maintain(app, t).await?;
@@ -80,6 +85,26 @@ pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
     out.push(("signing_keys_created", created));
     out.push(("signing_keys", dropped));
     Ok(out)
+}
+
+/// Deletes the audit events of `owners` (tenants, and `None` for installation-wide events)
+/// that are older than the retention, in batches.
+pub async fn purge_audit(app: &App, owners: &[Option<TenantId>], now: UnixTime) -> Result<u64> {
+    let before = now.saturating_sub(app.config.audit_retention.as_secs() as i64);
+    let mut total = 0;
+    for owner in owners {
+        loop {
+            let mut tx = app.store.begin().await?;
+            let n = tx.purge_audit(*owner, before, BATCH).await?;
+            tx.commit().await?;
+            total += n;
+            if n < BATCH as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(total)
 }
 
 /// Runs [`round`] every minute until `stop` turns true.

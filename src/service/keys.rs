@@ -56,7 +56,9 @@ fn aad(tenant: TenantId, alg: SigningAlg, generation: i64) -> String {
 impl Keys {
     pub async fn kek(&self, app: &App) -> Result<&Kek> {
         self.kek
-            .get_or_try_init(|| async { Kek::load(&app.config.oauth) })
+            .get_or_try_init(|| async {
+                Kek::load(&app.config.oauth, &app.store, app.clock.now()).await
+            })
             .await
     }
 
@@ -115,12 +117,19 @@ impl Keys {
                 activates_at: r.activates_at,
             });
             if r.kek_id != kek.id {
-                return Err(Error::Internal(format!(
-                    "signing key {} was sealed with key-encryption key {}, but {} is configured",
-                    r.kid, r.kek_id, kek.id
+                return Err(Error::KeyEncryption(format!(
+                    "signing key {} of tenant {} was sealed with key-encryption key {}, but OPENTRUSTY_KEY_ENCRYPTION_KEY has key id {}",
+                    r.kid, tenant.slug, r.kek_id, kek.id
                 )));
             }
-            let der = kek.open(&r.private_key, &aad(tenant.id, alg, r.generation))?;
+            let der = kek
+                .open(&r.private_key, &aad(tenant.id, alg, r.generation))
+                .map_err(|_| {
+                    Error::KeyEncryption(format!(
+                        "signing key {} of tenant {} does not decrypt with key-encryption key {} (OPENTRUSTY_KEY_ENCRYPTION_KEY)",
+                        r.kid, tenant.slug, kek.id
+                    ))
+                })?;
             let key = SigningKey::from_pkcs8(alg, &der)
                 .map_err(|e| Error::Internal(format!("signing key {}: {e}", r.kid)))?;
             keys.insert(r.kid, Arc::new(key));

@@ -12,8 +12,8 @@ use crate::domain::user::{Email, PASSWORD_MAX_BYTES, User};
 
 use super::audit::{self, Event, Kind};
 use super::password::Verified;
-use super::sessions;
 use super::{Context, Error};
+use super::{ratelimit, sessions};
 
 /// The one message every failed credential check gets.
 pub const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
@@ -72,20 +72,24 @@ pub async fn login(
     ctx: &Context,
 ) -> std::result::Result<LoggedIn, Failed> {
     let id = &app.config.identity;
-    if let Some(ip) = attempt.ip {
-        app.login_limits
-            .per_ip
-            .check(&ip.to_string())
-            .map_err(|retry_after| Error::RateLimited { retry_after })?;
-    }
-    let account_key = format!("{}:{}", tenant.id, attempt.email.trim().to_lowercase());
+    app.login_limits
+        .per_ip
+        .check(&ratelimit::ip_key(attempt.ip))
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    // The account key is bounded: a valid email (at most 254 bytes), or one shared bucket for
+    // everything that is not an email (no account can match it anyway).
+    let email = Email::parse(attempt.email).ok();
+    let account_key = format!(
+        "{}:{}",
+        tenant.id,
+        email.as_ref().map_or("(invalid)", |e| e.as_str())
+    );
     app.login_limits
         .per_account
         .check(&account_key)
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
 
     let now = app.clock.now();
-    let email = Email::parse(attempt.email).ok();
     let user = match &email {
         Some(e) => {
             let mut tx = app.store.read().await.map_err(Error::from)?;

@@ -39,8 +39,16 @@ pub enum Error {
     /// The password hashing pool is saturated.
     #[error("the server is busy; try again shortly")]
     Busy { retry_after: Duration },
+    /// The database is unreachable or cannot serve right now (an outage, not a bug): every
+    /// surface answers 503 with `Retry-After` [`OUTAGE_RETRY_AFTER`]. The detail is logged.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// The key-encryption key does not fit the database (or cannot be read). Meant for the
+    /// operator (start-up and CLI), in full; never shown to HTTP clients.
+    #[error("{0}")]
+    KeyEncryption(String),
 }
 
 impl From<crate::store::Error> for Error {
@@ -50,12 +58,53 @@ impl From<crate::store::Error> for Error {
             crate::store::Error::Conflict(what) => {
                 Error::Conflict(format!("{what} already exists"))
             }
+            crate::store::Error::Unavailable(detail) => Error::Unavailable(detail),
             other => Error::Internal(other.to_string()),
         }
     }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a client is told to wait during a database outage (`Retry-After`, RFC 9110 §10.2.3):
+/// about the pool's acquire timeout, after which a request would find out again.
+pub const OUTAGE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl Error {
+    /// Whether this is a database outage ([`Error::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+}
+
+/// Whether any error of the layers below (a store or service error, possibly behind the
+/// generic `map_err` helpers of the OAuth use cases) is a database outage.
+pub fn is_outage(e: &(dyn std::any::Any + 'static)) -> bool {
+    if let Some(e) = e.downcast_ref::<crate::store::Error>() {
+        return e.is_unavailable();
+    }
+    if let Some(e) = e.downcast_ref::<Error>() {
+        return e.is_unavailable();
+    }
+    false
+}
+
+/// The one mapping from a failure inside an OAuth use case to its RFC error: an outage is
+/// `temporarily_unavailable` (RFC 6749 §4.1.2.1; 503 with `Retry-After` on the JSON
+/// endpoints), anything else is logged and becomes the opaque `server_error`.
+pub fn protocol_failure<E: std::fmt::Display + 'static>(e: E) -> crate::protocol::Error {
+    use crate::protocol::{Code, Error as P};
+    if is_outage(&e) {
+        tracing::warn!(error = %e, "database unavailable");
+        P::new(
+            Code::TemporarilyUnavailable,
+            "the service is temporarily unavailable; retry later",
+        )
+    } else {
+        tracing::error!(error = %e, "internal error in an OAuth endpoint");
+        P::server_error()
+    }
+}
 
 /// Who or what caused an action, for the audit trail.
 #[derive(Clone, Debug, Default)]

@@ -29,6 +29,12 @@ pub fn hash_token(token: &str) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a cookie value could be a session token at all. Ours are 43 characters; a value
+/// longer than [`limits::TOKEN`] is no session, without hashing or a lookup.
+fn plausible(token: &str) -> bool {
+    !token.is_empty() && token.len() <= crate::protocol::limits::TOKEN
+}
+
 /// A live session with its user, as seen by a request.
 #[derive(Clone, Debug)]
 pub struct Current {
@@ -73,6 +79,9 @@ pub async fn create(
 
 /// The session behind `token` in this tenant, if live and its user is active.
 pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<Current>> {
+    if !plausible(token) {
+        return Ok(None);
+    }
     let now = app.clock.now();
     let idle = app.config.identity.session_idle_timeout.as_secs() as i64;
     let id_hash = hash_token(token);
@@ -96,6 +105,9 @@ pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<C
 /// Drops the session a browser had before it logged in again (the new login is audited; this
 /// only keeps a replaced session from living on until it expires).
 pub async fn discard(app: &App, tenant: &Tenant, token: &str) -> Result<()> {
+    if !plausible(token) {
+        return Ok(());
+    }
     let mut tx = app.store.begin().await?;
     tx.scope(tenant).session_delete(&hash_token(token)).await?;
     tx.commit().await?;
@@ -104,6 +116,9 @@ pub async fn discard(app: &App, tenant: &Tenant, token: &str) -> Result<()> {
 
 /// Ends the session behind `token` (if any) and audits it.
 pub async fn logout(app: &App, tenant: &Tenant, token: &str, ctx: &Context) -> Result<bool> {
+    if !plausible(token) {
+        return Ok(false);
+    }
     let now = app.clock.now();
     let id_hash = hash_token(token);
     let mut tx = app.store.begin().await?;

@@ -2,53 +2,93 @@
 //! its tenant, and discovery or JWKS should not pay a database round trip for it. Entries live
 //! for [`TTL`], so a change made by another process or node (CLI, a second daemon) is seen
 //! within that time; changes made through this process invalidate at once.
+//!
+//! The slug comes from the request path, so it is attacker input: it is checked against the
+//! [`Slug`] rule before anything else (a malformed one is "no such tenant" without a query and
+//! without an entry), and "no such tenant" answers live in a separate, small map so that
+//! probing random slugs can neither grow memory nor evict the real tenants.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{Slug, Tenant};
 use crate::store::Store;
 
 use super::Result;
 
 /// How long a cached answer (also "no such tenant") is trusted.
 pub const TTL: Duration = Duration::from_secs(2);
-/// Beyond this many entries the cache starts over (random slugs cannot grow it without bound).
-const MAX_ENTRIES: usize = 10_000;
+/// Tenants found. Only real tenants land here, so the bound is a safety net: beyond it, the
+/// map starts over.
+const MAX_FOUND: usize = 10_000;
+/// Slugs known not to exist, each at most 63 bytes (the [`Slug`] rule): at most ~100 KiB.
+const MAX_MISSING: usize = 1_024;
+
+/// Keyed by slugs that passed [`Slug::is_valid`], so a hit costs no allocation.
+type Map<T> = RwLock<HashMap<String, (T, Instant)>>;
 
 #[derive(Default)]
 pub struct TenantCache {
-    entries: RwLock<HashMap<String, (Option<Tenant>, Instant)>>,
+    found: Map<Tenant>,
+    missing: Map<()>,
+}
+
+fn fresh<T: Clone>(map: &Map<T>, slug: &str, now: Instant) -> Option<T> {
+    let map = map.read().unwrap_or_else(|p| p.into_inner());
+    let (v, at) = map.get(slug)?;
+    (now.duration_since(*at) < TTL).then(|| v.clone())
+}
+
+fn put<T>(map: &Map<T>, slug: &str, value: T, now: Instant, max: usize) {
+    let mut map = map.write().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= max {
+        map.retain(|_, (_, at)| now.duration_since(*at) < TTL);
+        if map.len() >= max {
+            map.clear();
+        }
+    }
+    map.insert(slug.to_owned(), (value, now));
 }
 
 impl TenantCache {
-    /// The tenant with this slug (any status), from the cache or the database.
+    /// The tenant with this slug (any status), from the cache or the database. A string that
+    /// is not a valid slug is `None` at once.
     pub async fn get(&self, store: &Store, slug: &str) -> Result<Option<Tenant>> {
+        if !Slug::is_valid(slug) {
+            return Ok(None);
+        }
         let now = Instant::now();
-        if let Some((t, at)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(slug)
-            && now.duration_since(*at) < TTL
-        {
-            return Ok(t.clone());
+        if let Some(t) = fresh(&self.found, slug, now) {
+            return Ok(Some(t));
+        }
+        if fresh(&self.missing, slug, now).is_some() {
+            return Ok(None);
         }
         let found = store.read().await?.tenant_by_slug(slug).await?;
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+        match &found {
+            Some(t) => put(&self.found, slug, t.clone(), now, MAX_FOUND),
+            None => put(&self.missing, slug, (), now, MAX_MISSING),
         }
-        map.insert(slug.to_owned(), (found.clone(), now));
         Ok(found)
     }
 
     /// Forgets one slug after a local change.
     pub fn invalidate(&self, slug: &str) {
-        self.entries
+        self.found
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(slug);
+        self.missing
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(slug);
+    }
+
+    /// Entries held: (tenants found, slugs known to be missing).
+    pub fn sizes(&self) -> (usize, usize) {
+        let found = self.found.read().unwrap_or_else(|p| p.into_inner()).len();
+        let missing = self.missing.read().unwrap_or_else(|p| p.into_inner()).len();
+        (found, missing)
     }
 }

@@ -15,6 +15,16 @@ pub enum Refused {
     InvalidToken,
     InsufficientScope,
     Internal,
+    /// A database outage: 503 with `Retry-After`.
+    Unavailable,
+}
+
+/// Logs `e` (see [`internal`]) and says whether it was an outage or a bug.
+fn failed(e: impl std::fmt::Display + 'static) -> Refused {
+    match internal(e).code {
+        crate::protocol::Code::TemporarilyUnavailable => Refused::Unavailable,
+        _ => Refused::Internal,
+    }
 }
 
 pub async fn userinfo(
@@ -22,16 +32,17 @@ pub async fn userinfo(
     tenant: &Tenant,
     token: &str,
 ) -> Result<Map<String, Value>, Refused> {
+    // Every token we issue is 43 characters; a longer one is unknown without a lookup.
+    if token.len() > crate::protocol::limits::TOKEN {
+        return Err(Refused::InvalidToken);
+    }
     let now = app.clock.now();
-    let mut tx = app.store.read().await.map_err(|e| {
-        internal(e);
-        Refused::Internal
-    })?;
+    let mut tx = app.store.read().await.map_err(failed)?;
     let mut scope = tx.scope(tenant);
-    let Some(at) = scope.access_get(&secret::hash(token)).await.map_err(|e| {
-        internal(e);
-        Refused::Internal
-    })?
+    let Some(at) = scope
+        .access_get(&secret::hash(token))
+        .await
+        .map_err(failed)?
     else {
         return Err(Refused::InvalidToken);
     };
@@ -45,10 +56,7 @@ pub async fn userinfo(
     if !granted.contains(scope::OPENID) {
         return Err(Refused::InsufficientScope);
     }
-    let user = scope.user_by_id(user_id).await.map_err(|e| {
-        internal(e);
-        Refused::Internal
-    })?;
+    let user = scope.user_by_id(user_id).await.map_err(failed)?;
     let Some(u) = user.filter(|u| u.is_active()) else {
         return Err(Refused::InvalidToken);
     };

@@ -15,7 +15,9 @@
 //! A set is all-or-nothing: its claim (a code or refresh token marked used, which only one
 //! concurrent request can win) decides whether its rows are written. If a batch fails (say one
 //! set's client was deleted a moment ago and its foreign key fails), the batch is rolled back
-//! and every set in it is retried alone, so one bad set fails only itself.
+//! and every set in it is retried alone, so one bad set fails only itself. A database outage is
+//! different: the batch and everything queued behind it fail at once with
+//! [`Error::Unavailable`] (503 to the callers), instead of each waiting for the pool again.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -153,6 +155,15 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<(WriteSet, Reply)>) {
                 for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
                     // A caller that went away (client disconnected) needs no answer.
                     let _ = reply.send(Ok(outcome));
+                }
+            }
+            // An outage fails the batch at once, and everything that queued while this batch
+            // waited for the database: retrying each set alone would make every caller wait
+            // out the pool's acquire timeout once more, one after another.
+            Err(Error::Unavailable(why)) => {
+                let waiting = std::iter::from_fn(|| rx.try_recv().ok());
+                for (_, reply) in batch.drain(..).chain(waiting) {
+                    let _ = reply.send(Err(Error::Unavailable(why.clone())));
                 }
             }
             Err(e) if batch.len() == 1 => {

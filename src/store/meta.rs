@@ -16,6 +16,29 @@ impl Tx {
         Ok(v.map(|(v,)| v))
     }
 
+    /// Records `value` under `key` unless the key already has one (the first writer wins).
+    pub async fn meta_insert_absent(&mut self, key: &str, value: &str, now: i64) -> Result<()> {
+        const SQL: &str = "INSERT INTO meta (key, value, updated_at) VALUES ($1, $2, $3) \
+                           ON CONFLICT (key) DO NOTHING";
+        on_tx!(self, |c| sqlx::query(SQL)
+            .bind(key)
+            .bind(value)
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The key-encryption key fingerprints that the stored signing keys were sealed with,
+    /// across the installation (fingerprints only: no tenant's data is read).
+    pub async fn signing_key_kek_ids(&mut self) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT DISTINCT kek_id FROM signing_keys ORDER BY kek_id";
+        let rows: Vec<(String,)> =
+            on_tx!(self, |c| sqlx::query_as(SQL).fetch_all(&mut **c).await?);
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
     pub async fn meta_set(&mut self, key: &str, value: &str, now: i64) -> Result<()> {
         const SQL: &str = "INSERT INTO meta (key, value, updated_at) VALUES ($1, $2, $3) \
                            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";

@@ -38,8 +38,15 @@ pub enum Error {
     /// A uniqueness rule was violated; the name says which (e.g. `tenant slug`).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The database cannot serve right now: it is unreachable, the connection broke, no
+    /// pooled connection came free in time, the server is shutting down or refusing
+    /// connections, or SQLite stayed locked or ran out of space. An outage, not a bug: callers
+    /// answer 503 with `Retry-After`, and the pool reconnects by itself (see `is_outage`).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database error: a bug (bad SQL, a type mismatch) or a violated constraint.
     #[error("database error: {0}")]
-    Backend(#[from] sqlx::Error),
+    Backend(sqlx::Error),
     /// A stored value does not parse (a bug or a hand-edited database), named by column.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -53,13 +60,64 @@ pub enum Error {
 }
 
 impl Error {
-    /// Maps a unique-constraint violation to [`Error::Conflict`], anything else to `Backend`.
+    /// Maps a unique-constraint violation to [`Error::Conflict`], anything else as `From` does.
     pub fn conflict_as(e: sqlx::Error, what: &'static str) -> Error {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
-            _ => Error::Backend(e),
+            _ => Error::from(e),
         }
     }
+
+    /// Whether this is an outage ([`Error::Unavailable`]) rather than a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        if is_outage(&e) {
+            Error::Unavailable(e.to_string())
+        } else {
+            Error::Backend(e)
+        }
+    }
+}
+
+/// True when a sqlx error means "the database cannot serve right now" rather than "this
+/// statement is wrong": I/O and TLS failures (connection refused, reset, timed out), pool
+/// timeouts and a closed pool, a crashed connection worker, and the server-side codes for the
+/// same situations — PostgreSQL SQLSTATE class 08 (connection exception), 53 (insufficient
+/// resources: too many connections, disk full, out of memory), 57P01–57P03 (shutdown, crash
+/// recovery, "cannot connect now"); SQLite BUSY and LOCKED (still held after the busy
+/// timeout), IOERR, FULL and CANTOPEN.
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The extended result code in decimal; its low byte is the primary code:
+                // SQLITE_BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+                code.parse::<u32>()
+                    .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14))
+            } else {
+                outage_sqlstate(&code)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of an outage (PostgreSQL documentation, Appendix A).
+fn outage_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -141,7 +199,7 @@ impl Store {
         };
         match tokio::time::timeout(deadline, q).await {
             Ok(r) => r.map_err(Error::from),
-            Err(_) => Err(Error::Backend(sqlx::Error::PoolTimedOut)),
+            Err(_) => Err(Error::from(sqlx::Error::PoolTimedOut)),
         }
     }
 

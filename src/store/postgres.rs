@@ -13,6 +13,8 @@ pub(super) fn connect(url: &url::Url, max_connections: u32) -> Result<sqlx::PgPo
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
+        // Short: while the server is down a request learns it within this time and answers
+        // 503 (`Error::Unavailable`) instead of hanging; it covers connecting too.
         .acquire_timeout(Duration::from_secs(3))
         // Validate connections that sat idle: after a database restart the pool discards dead
         // ones instead of handing them to a request.

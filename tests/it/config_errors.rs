@@ -64,6 +64,8 @@ fn check_config_prints_redacted_config_and_warns_on_typos() {
             "OPENTRUSTY_DATABASE_URL",
             "postgres://app:hunter2@db.internal/opentrusty",
         )
+        // PostgreSQL requires a configured key-encryption key (never printed either).
+        .env("OPENTRUSTY_KEY_ENCRYPTION_KEY", "ab".repeat(32))
         .env("OPENTRUSTY_LISTN", "oops")
         .output()
         .unwrap();
@@ -76,6 +78,7 @@ fn check_config_prints_redacted_config_and_warns_on_typos() {
         "postgres://app:REDACTED@db.internal/opentrusty"
     );
     assert!(!stdout.contains("hunter2"));
+    assert!(!stdout.contains(&"ab".repeat(32)), "{stdout}");
     assert!(stderr.contains("OPENTRUSTY_LISTN"), "{stderr}");
 
     let out = Command::new(BIN)

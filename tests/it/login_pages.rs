@@ -22,6 +22,8 @@ pub fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .args(args)
         .env_clear()
         .env("OPENTRUSTY_DATABASE_URL", db)
+        // The tests run as root in CI; operator commands refuse root like the daemon.
+        .env("OPENTRUSTY_ALLOW_ROOT", "true")
         .env("OPENTRUSTY_ARGON2_MEMORY_KIB", "8192")
         .env("OPENTRUSTY_ARGON2_ITERATIONS", "1")
         .stdin(std::process::Stdio::piped())
@@ -141,10 +143,11 @@ pub fn post_login(site: &Site, slug: &str, cookie: &str, form: &str) -> Response
     .unwrap()
 }
 
-fn session_cookie(res: &Response) -> Option<String> {
+/// The session cookie a response sets (for whichever tenant), as `name=value`.
+pub fn session_cookie(res: &Response) -> Option<String> {
     res.cookies()
         .into_iter()
-        .find(|(k, v)| k == "opentrusty_session" && !v.is_empty())
+        .find(|(k, v)| k.starts_with("opentrusty_session_") && !v.is_empty())
         .map(|(k, v)| format!("{k}={v}"))
 }
 
@@ -205,7 +208,7 @@ fn login_sets_a_session_and_returns_to_authorize() {
     assert!(
         res.set_cookies
             .iter()
-            .any(|c| c.starts_with("opentrusty_session=")
+            .any(|c| c.starts_with("opentrusty_session_acme=")
                 && c.contains("HttpOnly")
                 && c.contains("SameSite=Lax")
                 && c.contains("Path=/"))

@@ -3,16 +3,21 @@
 mod common;
 
 mod access_log;
+mod audit_retention;
 mod browser;
+mod caches;
 mod cli;
+mod cli_safety;
 
 mod config_errors;
 mod connections;
 mod daemon;
 mod group_commit;
+mod hostile;
 mod identity;
 mod journald;
 mod login_pages;
+mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;
 mod oauth_suite;
@@ -20,5 +25,8 @@ mod oauth_world;
 mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
+mod outage;
 mod restart_load;
 mod storage;
+mod tenant_cookies;
+mod throttle;

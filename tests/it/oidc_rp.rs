@@ -537,7 +537,6 @@ async fn http_surface_rules() {
 #[test]
 fn cli_rotation_is_seen_after_sighup() {
     let site = site(&[]);
-    let dir = site._dir.path().to_str().unwrap().to_owned();
     let jwks = || {
         crate::common::http::get(&site.target, "/t/acme/jwks.json")
             .unwrap()
@@ -545,7 +544,8 @@ fn cli_rotation_is_seen_after_sighup() {
     };
     let before = jwks();
     assert_eq!(before["keys"].as_array().unwrap().len(), 1);
-    // The CLI must use the daemon's key-encryption key: here the generated one in its state dir.
+    // The CLI must use the daemon's key-encryption key: here the generated one beside the
+    // database, found without STATE_DIRECTORY or a working directory in common.
     let out = std::process::Command::new(crate::common::BIN)
         .args([
             "keys",
@@ -558,7 +558,7 @@ fn cli_rotation_is_seen_after_sighup() {
         ])
         .env_clear()
         .env("OPENTRUSTY_DATABASE_URL", &site.db)
-        .env("STATE_DIRECTORY", &dir)
+        .env("OPENTRUSTY_ALLOW_ROOT", "true")
         .output()
         .unwrap();
     assert!(
@@ -588,6 +588,7 @@ fn cli_rotation_is_seen_after_sighup() {
         .args(["keys", "list", "--tenant", "acme"])
         .env_clear()
         .env("OPENTRUSTY_DATABASE_URL", &site.db)
+        .env("OPENTRUSTY_ALLOW_ROOT", "true")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);

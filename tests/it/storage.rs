@@ -109,6 +109,7 @@ fn readiness_follows_postgres_without_a_restart() {
     let target = Target::tcp(l.local_addr().unwrap());
     let mut daemon = Launch::new(dir.path())
         .env("OPENTRUSTY_DATABASE_URL", &cluster.url())
+        .env("OPENTRUSTY_KEY_ENCRYPTION_KEY", &"42".repeat(32))
         .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
         .socket(&l, "auth")
         .spawn();

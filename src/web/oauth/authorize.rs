@@ -104,18 +104,11 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => return bad_request(req, &e.description),
     };
-    let token = cookies::get(&jar, &app.config, cookies::SESSION);
+    let token = cookies::session(&jar, &app.config, tenant);
     let outcome = authorize::authorize(app, tenant, params, token.as_deref(), consent, ctx).await;
     match outcome {
-        Err(e) => {
-            tracing::warn!(error = %e, "authorization failed internally");
-            page_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The server could not complete the request.",
-                req,
-            )
-        }
+        // Already logged where it happened (`service::protocol_failure`).
+        Err(e) => crate::web::ui::protocol_failure_page(&e, req),
         Ok(Outcome::ErrorPage(msg)) => bad_request(req, &msg),
         Ok(Outcome::Redirect(to)) => found(&to),
         Ok(Outcome::Login { params, login_hint }) => {

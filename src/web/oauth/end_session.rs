@@ -71,14 +71,9 @@ pub async fn run(
             );
         }
     };
-    let token = cookies::get(&jar, &app.config, cookies::SESSION);
+    let token = cookies::session(&jar, &app.config, tenant);
     match end_session::end_session(app, tenant, &params, token.as_deref(), ctx).await {
-        Err(_) => page_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The server could not complete the request.",
-            request_id,
-        ),
+        Err(e) => crate::web::ui::protocol_failure_page(&e, request_id),
         Ok(Plan::Refuse(msg)) => {
             page_error(StatusCode::BAD_REQUEST, "Invalid request", &msg, request_id)
         }
@@ -93,8 +88,14 @@ pub async fn run(
             };
             (jar, render(StatusCode::OK, &page)).into_response()
         }
-        Ok(Plan::Done(target)) => {
-            let jar = jar.add(cookies::removal(&app.config, cookies::SESSION));
+        Ok(Plan::Done { target, ended }) => {
+            // Only this tenant's cookie, and only when its session was ended here: a logout
+            // with some other user's id_token must not sign this browser out (DESIGN §5).
+            let jar = if ended {
+                jar.add(cookies::session_removal(&app.config, tenant))
+            } else {
+                jar
+            };
             match target {
                 Some(to) => (jar, found(&to)).into_response(),
                 None => {

@@ -15,13 +15,12 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::domain::client::AuthMethod;
 use crate::protocol::endpoints as ep;
-use crate::protocol::{Code, Error};
+use crate::protocol::{Code, Error, basic};
 use crate::service::client_auth::Presented;
 
 fn path(endpoint: &str) -> String {
@@ -63,6 +62,9 @@ pub fn error_response(e: &Error, basic_used: bool) -> Response {
         "error_description": e.description,
     }));
     let mut res = (status, body).into_response();
+    if e.code == Code::TemporarilyUnavailable {
+        res = crate::web::error::retry_after(res, crate::service::OUTAGE_RETRY_AFTER);
+    }
     if e.code == Code::InvalidClient {
         let challenge = if basic_used {
             "Basic realm=\"opentrusty\", charset=\"UTF-8\""
@@ -87,10 +89,7 @@ pub fn presented(
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        });
+        .and_then(basic::token68);
     let form_secret = form.remove("client_secret");
     let form_id = form.remove("client_id");
     if let Some(b64) = basic {
@@ -99,19 +98,10 @@ pub fn presented(
                 "use one client authentication method, not two",
             ));
         }
-        let bad = || Error::invalid_client("malformed Basic credentials");
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| bad())?;
-        let raw = String::from_utf8(raw).map_err(|_| bad())?;
-        let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let (id, secret) = (decode(id), decode(secret));
+        let basic::Credentials {
+            client_id: id,
+            secret,
+        } = basic::parse(b64)?;
         if form_id.as_ref().is_some_and(|f| *f != id) {
             return Err(Error::invalid_request(
                 "client_id differs from the Basic credentials",

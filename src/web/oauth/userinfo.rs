@@ -49,6 +49,7 @@ async fn answer(
             "Bearer realm=\"opentrusty\", error=\"insufficient_scope\", scope=\"openid\"",
         ),
         Err(Refused::Internal) => no_store(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        Err(Refused::Unavailable) => no_store(crate::web::error::unavailable(false, "")),
     }
 }
 

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Config;
 use crate::domain::tenant::Tenant;
+use crate::protocol::limits;
 use crate::service::sessions::{hash_token, random_token};
 
 use super::cookies;
@@ -20,7 +21,8 @@ fn token_for(cookie: &str, tenant: &Tenant) -> String {
 
 /// Returns the form token to embed, adding the cookie to the jar when it is missing.
 pub fn issue(jar: CookieJar, config: &Config, tenant: &Tenant) -> (CookieJar, String) {
-    match cookies::get(&jar, config, cookies::CSRF) {
+    // An over-long value (ours are 43 characters) is replaced like a missing one.
+    match cookies::get(&jar, config, cookies::CSRF).filter(|v| v.len() <= limits::TOKEN) {
         Some(v) => {
             let t = token_for(&v, tenant);
             (jar, t)
@@ -39,6 +41,9 @@ pub fn verify(jar: &CookieJar, config: &Config, tenant: &Tenant, submitted: Opti
     else {
         return false;
     };
+    if cookie.len() > limits::TOKEN || submitted.len() > limits::TOKEN {
+        return false;
+    }
     token_for(&cookie, tenant)
         .as_bytes()
         .ct_eq(submitted.as_bytes())

@@ -72,9 +72,16 @@ pub fn tenant_path(config: &Config, tenant: &Tenant, page: &str) -> String {
     )
 }
 
+/// The longest `return_to`: an authorization request with every parameter at its bound
+/// (`protocol::limits`), percent-encoded, fits.
+const RETURN_TO_MAX: usize = 16 * 1024;
+
 /// Accepts `return_to` only when it is this tenant's authorize endpoint, as a path (optionally
 /// with a query) or as an absolute URL on our own origin. Anything else is refused.
 pub fn valid_return_to(config: &Config, tenant: &Tenant, value: &str) -> Option<String> {
+    if value.len() > RETURN_TO_MAX {
+        return None;
+    }
     let allowed = tenant_path(config, tenant, "authorize");
     let relative =
         match value.strip_prefix(config.public_url.origin().ascii_serialization().as_str()) {
@@ -114,7 +121,7 @@ pub async fn show(
         },
         None => None,
     };
-    let signed_in_as = match cookies::get(&jar, &app.config, cookies::SESSION) {
+    let signed_in_as = match cookies::session(&jar, &app.config, &tenant) {
         Some(token) => sessions::current(&app, &tenant, &token)
             .await
             .ok()
@@ -123,7 +130,10 @@ pub async fn show(
         None => None,
     };
     let (jar, token) = csrf::issue(jar, &app.config, &tenant);
-    let email = q.login_hint.unwrap_or_default();
+    let email = q
+        .login_hint
+        .filter(|h| h.len() <= crate::protocol::limits::LOGIN_HINT)
+        .unwrap_or_default();
     let page = LoginPage {
         return_to: return_to.as_deref(),
         email: email.trim(),
@@ -178,18 +188,19 @@ pub async fn submit(
     };
     match login::login(&app, &tenant, attempt, &ctx).await {
         Ok(done) => {
-            if let Some(previous) = cookies::get(&jar, &app.config, cookies::SESSION)
+            if let Some(previous) = cookies::session(&jar, &app.config, &tenant)
                 && let Err(e) = sessions::discard(&app, &tenant, &previous).await
             {
                 tracing::warn!(error = %e, "could not drop the replaced session");
             }
             let max_age = app.config.identity.session_lifetime.as_secs() as i64;
-            // A new id on every login: the old cookie (if any) is simply replaced.
-            let jar = jar.add(cookies::build(
+            // A new id on every login: this tenant's old cookie (if any) is simply replaced;
+            // other tenants' session cookies are left alone.
+            let jar = jar.add(cookies::session_cookie(
                 &app.config,
-                cookies::SESSION,
+                &tenant,
                 done.token,
-                Some(max_age),
+                max_age,
             ));
             let to = return_to.unwrap_or_else(|| tenant_path(&app.config, &tenant, "login"));
             (jar, super::secure(Redirect::to(&to).into_response())).into_response()
@@ -217,6 +228,7 @@ pub fn service_error(e: Error, request_id: &str) -> Response {
             "There were too many sign-in attempts. Wait a moment and try again.",
             Some(retry_after.as_secs().max(1)),
         ),
+        Error::Unavailable(_) => return crate::web::error::service_failure(&e, true, request_id),
         Error::Busy { retry_after } => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Busy",

@@ -52,12 +52,19 @@ pub async fn submit(
     if !csrf::verify(&jar, &app.config, &tenant, Some(&submitted)) {
         return csrf::rejected(&req.0);
     }
-    if let Some(token) = cookies::get(&jar, &app.config, cookies::SESSION)
-        && let Err(e) = sessions::logout(&app, &tenant, &token, &ctx).await
-    {
-        return service_error(e, &req.0);
-    }
-    let jar = jar.add(cookies::removal(&app.config, cookies::SESSION));
+    let ended = match cookies::session(&jar, &app.config, &tenant) {
+        Some(token) => match sessions::logout(&app, &tenant, &token, &ctx).await {
+            Ok(ended) => ended,
+            Err(e) => return service_error(e, &req.0),
+        },
+        None => false,
+    };
+    // Only a cookie whose session this request ended is cleared (DESIGN §5).
+    let jar = if ended {
+        jar.add(cookies::session_removal(&app.config, &tenant))
+    } else {
+        jar
+    };
     let page = SignedOut {
         tenant_name: &tenant.display_name,
         login_link: tenant_path(&app.config, &tenant, "login"),

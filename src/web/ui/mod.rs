@@ -80,6 +80,32 @@ pub fn page_error(status: StatusCode, title: &str, message: &str, request_id: &s
     )
 }
 
+/// The page for a database outage (503; the caller adds `Retry-After`): nothing is wrong
+/// with the request, so the browser is told to try again shortly.
+pub fn unavailable_page(request_id: &str) -> Response {
+    page_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The service cannot complete requests right now. Please try again in a moment.",
+        request_id,
+    )
+}
+
+/// The page for a failed OAuth use case: the outage page for `temporarily_unavailable`, the
+/// neutral 500 page for anything else (already logged where it happened).
+pub fn protocol_failure_page(e: &crate::protocol::Error, request_id: &str) -> Response {
+    if e.code == crate::protocol::Code::TemporarilyUnavailable {
+        crate::web::error::unavailable(true, request_id)
+    } else {
+        page_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete the request.",
+            request_id,
+        )
+    }
+}
+
 async fn stylesheet() -> Response {
     (
         [
