@@ -18,6 +18,8 @@ use crate::common::{Daemon, Launch, NotifySocket, tcp_listener, tempdir};
 const TOTAL: usize = 10_000;
 const NEW_CONNECTION_CLIENTS: usize = 6;
 const KEEP_ALIVE_CLIENTS: usize = 2;
+/// Restarts spread over the run.
+const RESTARTS: usize = 12;
 const REQUEST: &[u8] = b"GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n";
 const REQUEST_CLOSE: &[u8] = b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
@@ -216,11 +218,16 @@ fn restarts_under_load_answer_every_request() {
         })
     };
 
-    // `systemctl restart`, again and again, while the clients run.
+    // `systemctl restart`, again and again, while the clients run: one restart per
+    // `TOTAL / RESTARTS` requests handed out, so the count does not depend on the machine's speed.
     let started = Instant::now();
     let mut restarts = 0;
     while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(150));
+        let handed_out = TOTAL - tickets.load(Ordering::Relaxed);
+        if handed_out < (restarts + 1) * (TOTAL / RESTARTS) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         daemon.signal(Signal::SIGTERM);
         let code = daemon.wait_exit(Duration::from_secs(30));
         assert_eq!(code, Some(0), "log:\n{}", daemon.stderr());
