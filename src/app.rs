@@ -31,6 +31,8 @@ pub struct App {
     /// Clients with their secret hashes, cached for a few seconds (client authentication).
     pub clients: crate::service::client_cache::ClientCache,
     pub tenants: TenantCache,
+    /// The discovery document per tenant, rendered once.
+    pub discovery: web::oauth::discovery::DiscoveryCache,
     /// Group commit for codes and tokens (see `store::group`).
     pub writes: GroupWriter,
 }
@@ -68,6 +70,7 @@ impl App {
             keys: Default::default(),
             clients: Default::default(),
             tenants: TenantCache::default(),
+            discovery: Default::default(),
             writes,
         }))
     }
@@ -82,21 +85,19 @@ pub enum Drained {
     TimedOut,
 }
 
-/// Serves `listeners` until `shutdown` turns true, then stops accepting and waits at most
-/// `drain` for in-flight requests (axum's graceful shutdown alone has no bound).
+/// Serves `listeners` until `shutdown` turns true; each listener then stops accepting and its
+/// connections drain (`web::conn`). The drain is bounded by `drain`: what is still open after it
+/// is cut.
 pub async fn run(
     app: AppState,
     listeners: Vec<Listener>,
     mut shutdown: watch::Receiver<bool>,
     drain: Duration,
 ) -> std::io::Result<Drained> {
+    let upkeep = tokio::spawn(app.metrics.clone().upkeep());
     let mut servers = JoinSet::new();
     for listener in listeners {
-        let mut stop = shutdown.clone();
-        let signal = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        web::serve(&mut servers, app.clone(), listener, signal)?;
+        web::serve(&mut servers, app.clone(), listener, shutdown.clone())?;
     }
     let _ = shutdown.wait_for(|s| *s).await;
     let drained = tokio::time::timeout(drain, async {
@@ -107,6 +108,7 @@ pub async fn run(
         }
     })
     .await;
+    upkeep.abort();
     Ok(match drained {
         Ok(()) => Drained::Clean,
         Err(_) => {

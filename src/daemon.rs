@@ -56,12 +56,26 @@ fn take_listeners(config: &Config) -> std::io::Result<Vec<Listener>> {
     if !activated.is_empty() {
         return Ok(activated);
     }
-    let mut out = vec![systemd::bind(&config.listen, Plane::All)?];
-    if let Some(admin) = &config.admin_listen {
-        out[0].plane = Plane::Auth;
-        out.push(systemd::bind(admin, Plane::Admin)?);
+    Ok(match &config.admin_listen {
+        Some(admin) => vec![
+            systemd::bind(&config.listen, Some(Plane::Auth))?,
+            systemd::bind(admin, Some(Plane::Admin))?,
+        ],
+        None => vec![systemd::bind(&config.listen, None)?],
+    })
+}
+
+/// One line when no listener serves the admin plane, naming where to put it.
+fn warn_without_admin_plane(listeners: &[Listener]) {
+    if listeners
+        .iter()
+        .any(|l| matches!(l.plane, Plane::All | Plane::Admin))
+    {
+        return;
     }
-    Ok(out)
+    tracing::warn!(
+        "the admin plane (/metrics, management) is not served: a listener named `auth`, or one the network can reach, serves the auth plane only; to serve it, set OPENTRUSTY_ADMIN_LISTEN or pass a socket named `admin` (FileDescriptorName=admin)"
+    );
 }
 
 async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> ExitCode {
@@ -111,6 +125,7 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
     for l in &listeners {
         tracing::info!(listener = %l.describe, "listening");
     }
+    warn_without_admin_plane(&listeners);
     let count = listeners.len();
     let server = tokio::spawn(app::run(app.clone(), listeners, stop_rx, drain));
     tokio::spawn(watchdog());
@@ -199,6 +214,7 @@ async fn wait_for_stop(app: &AppState, signals: Signals) {
 fn reload(app: &AppState) {
     systemd::reloading();
     app.keys.invalidate_all();
+    app.discovery.clear();
     let filter = match &app.config.env_file {
         Some(path) => match envfile::read(path) {
             Ok(vars) => vars

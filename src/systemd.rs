@@ -14,7 +14,7 @@ use crate::config::ListenAddr;
 /// Which endpoints a listener serves (DESIGN §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {
-    /// A lone or unnamed socket: every plane.
+    /// A lone unnamed listener on loopback or a unix socket (development): every plane.
     All,
     /// `auth`: the per-tenant OpenID Provider endpoints and login pages.
     Auth,
@@ -23,12 +23,31 @@ pub enum Plane {
 }
 
 impl Plane {
-    fn from_fd_name(name: &str) -> Plane {
+    /// `None` for systemd's default names (`stream`, `unknown`, the unit's name) and empty ones.
+    fn from_fd_name(name: &str) -> Option<Plane> {
         match name {
-            "auth" => Plane::Auth,
-            "admin" => Plane::Admin,
-            // `stream`, `unknown`, empty or anything else: systemd's default names.
-            _ => Plane::All,
+            "auth" => Some(Plane::Auth),
+            "admin" => Some(Plane::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plane::All => "all",
+            Plane::Auth => "auth",
+            Plane::Admin => "admin",
+        }
+    }
+
+    /// The plane of a listener nobody named: the admin plane is served only where the operator
+    /// put it, so only a lone listener that the network cannot reach (loopback or a unix
+    /// socket, i.e. development) serves it as well; any other serves the auth plane only.
+    pub fn unnamed(socket: &Socket, lone: bool) -> Plane {
+        if lone && socket.is_local() {
+            Plane::All
+        } else {
+            Plane::Auth
         }
     }
 }
@@ -57,10 +76,9 @@ pub fn activated_listeners() -> io::Result<Vec<Listener>> {
     let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
         .map(|s| s.split(':').map(str::to_owned).collect())
         .unwrap_or_default();
-    let mut out = Vec::with_capacity(fds.len());
+    let mut found = Vec::with_capacity(fds.len());
     for idx in 0..fds.len() {
         let name = names.get(idx).map(String::as_str).unwrap_or("");
-        let plane = Plane::from_fd_name(name);
         // listenfd leaves the fd in place when the type does not match, so try TCP then unix.
         let socket = match fds.take_tcp_listener(idx) {
             Ok(Some(l)) => Socket::Tcp(l),
@@ -70,11 +88,18 @@ pub fn activated_listeners() -> io::Result<Vec<Listener>> {
                 None => continue,
             },
         };
+        found.push((idx, name, socket));
+    }
+    let lone = found.len() == 1;
+    let mut out = Vec::with_capacity(found.len());
+    for (idx, name, socket) in found {
+        let plane = Plane::from_fd_name(name).unwrap_or_else(|| Plane::unnamed(&socket, lone));
         let describe = format!(
-            "fd {} ({}) {}",
+            "fd {} ({}) {} ({} plane)",
             idx + 3,
             if name.is_empty() { "unnamed" } else { name },
-            local(&socket)
+            local(&socket),
+            plane.as_str()
         );
         out.push(Listener {
             plane,
@@ -85,8 +110,9 @@ pub fn activated_listeners() -> io::Result<Vec<Listener>> {
     Ok(out)
 }
 
-/// Binds the configured addresses when systemd passed nothing.
-pub fn bind(addr: &ListenAddr, plane: Plane) -> io::Result<Listener> {
+/// Binds a configured address when systemd passed nothing; `plane: None` is `OPENTRUSTY_LISTEN`
+/// without `OPENTRUSTY_ADMIN_LISTEN` (see [`Plane::unnamed`]).
+pub fn bind(addr: &ListenAddr, plane: Option<Plane>) -> io::Result<Listener> {
     let socket = match addr {
         ListenAddr::Tcp(a) => Socket::Tcp(StdTcpListener::bind(a)?),
         ListenAddr::Unix(path) => {
@@ -100,12 +126,26 @@ pub fn bind(addr: &ListenAddr, plane: Plane) -> io::Result<Listener> {
             Socket::Unix(StdUnixListener::bind(path)?)
         }
     };
-    let describe = format!("{addr} (bound, {plane:?})");
+    let plane = plane.unwrap_or_else(|| Plane::unnamed(&socket, true));
+    let describe = format!("{addr} (bound, {} plane)", plane.as_str());
     Ok(Listener {
         plane,
         socket: nonblocking(socket)?,
         describe,
     })
+}
+
+impl Socket {
+    /// Reachable from this host only: a unix socket, or TCP bound to a loopback address
+    /// (not `0.0.0.0` or `[::]`).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Socket::Tcp(l) => l
+                .local_addr()
+                .is_ok_and(|a| a.ip().to_canonical().is_loopback()),
+            Socket::Unix(_) => true,
+        }
+    }
 }
 
 /// tokio's `from_std` requires non-blocking sockets; neither systemd nor std sets the flag.

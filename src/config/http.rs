@@ -29,8 +29,8 @@ impl AccessLog {
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Longest time from accepting a connection (or the end of the previous response) to the
-    /// end of the request head.
+    /// Longest time from accepting a connection (or from the first byte of a next request on a
+    /// kept-alive one) to the end of the request head.
     pub header_read_timeout: Duration,
     /// An idle keep-alive connection is closed after this long.
     pub idle_timeout: Duration,

@@ -27,8 +27,8 @@ const CACHE_TTL: i64 = 60;
 pub struct TenantKeys {
     pub metas: Vec<KeyMeta>,
     keys: HashMap<String, Arc<SigningKey>>,
-    /// The JWKS document, rendered once per load.
-    pub jwks: String,
+    /// The JWKS document, rendered once per load; served by reference count, not copied.
+    pub jwks: Arc<str>,
     fresh_until: UnixTime,
 }
 
@@ -141,7 +141,8 @@ impl Keys {
         let jwks = json!({
             "keys": published.iter().filter_map(|m| keys.get(&m.kid)).map(|k| &k.jwk).collect::<Vec<_>>()
         })
-        .to_string();
+        .to_string()
+        .into();
         keys.retain(|kid, _| published.iter().any(|m| &m.kid == kid));
         let fresh_until =
             keyring::next_change(&metas, now).map_or(now + CACHE_TTL, |t| t.min(now + CACHE_TTL));

@@ -1,6 +1,7 @@
 //! Prometheus metrics: the process-wide recorder and the `/metrics` handler (admin plane).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
@@ -8,10 +9,18 @@ use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::app::AppState;
+use crate::web::middleware::RequestMetrics;
 
-/// Handle to the global recorder (installed once per process, shared by every `App`).
+/// Handle to the global recorder (installed once per process, shared by every `App`), and the
+/// request metrics' registered handles.
 #[derive(Clone)]
-pub struct Metrics(PrometheusHandle);
+pub struct Metrics {
+    handle: PrometheusHandle,
+    pub requests: Arc<RequestMetrics>,
+}
+
+/// How often histogram samples are folded into their buckets (see `upkeep`).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -31,7 +40,22 @@ impl Metrics {
                 .set(1.0);
             handle
         });
-        Metrics(handle.clone())
+        Metrics {
+            handle: handle.clone(),
+            requests: Default::default(),
+        }
+    }
+
+    /// The recorder keeps every histogram sample until it is folded into the buckets, which
+    /// happens on a scrape or here. Without this, a daemon that is never scraped (the admin
+    /// plane is often not served at all) would grow by every request's latency sample.
+    pub async fn upkeep(self) {
+        let mut tick = tokio::time::interval(UPKEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.handle.run_upkeep();
+        }
     }
 }
 
@@ -42,6 +66,6 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("opentrusty_db_pool_max").set(f64::from(pool.max));
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.0.render(),
+        app.metrics.handle.render(),
     )
 }

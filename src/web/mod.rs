@@ -1,6 +1,8 @@
-//! HTTP transport (axum): router assembly per plane, and the layers every request passes
-//! through — request id and access log, metrics, timeout, body limit, JSON 404.
+//! HTTP transport (axum on hyper's HTTP/1 server, see `conn`): router assembly per plane, and
+//! the layers every request passes through — request id and access log, metrics, timeout, body
+//! limit, JSON 404.
 
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -14,10 +16,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::connect_info::Connected;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::serve::IncomingStream;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
@@ -29,39 +29,31 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The peer's address as the socket saw it (`None` on unix sockets). Whether to believe
-/// `X-Forwarded-For` instead is decided elsewhere, from the trusted-proxy list.
+/// `X-Forwarded-For` instead is decided elsewhere, from the trusted-proxy list. Handlers read it
+/// as `ConnectInfo<PeerAddr>`, which `conn` inserts into every request.
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub Option<IpAddr>);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        PeerAddr(Some(stream.remote_addr().ip()))
-    }
-}
-
-impl Connected<IncomingStream<'_, tokio::net::UnixListener>> for PeerAddr {
-    fn connect_info(_: IncomingStream<'_, tokio::net::UnixListener>) -> Self {
-        PeerAddr(None)
-    }
-}
-
-/// Serves one listener on `set` until `stop` resolves; in-flight requests then finish (the
-/// caller bounds how long it waits for `set`).
+/// Serves one listener on `set` until `stop` turns true: the listener then stops accepting
+/// and its connections drain (the caller bounds how long it waits for `set`).
 pub fn serve(
     set: &mut tokio::task::JoinSet<std::io::Result<()>>,
     app: AppState,
     listener: crate::systemd::Listener,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let svc = router(app, listener.plane).into_make_service_with_connect_info::<PeerAddr>();
+    let limits = conn::Limits::from_config(&app.config.http);
+    let plane = listener.plane;
+    let label = plane.as_str();
+    let router = router(app, plane);
     match listener.socket {
         crate::systemd::Socket::Tcp(std) => {
             let l = tokio::net::TcpListener::from_std(std)?;
-            set.spawn(async move { axum::serve(l, svc).with_graceful_shutdown(stop).await });
+            set.spawn(conn::serve(l, router, limits, label, stop));
         }
         crate::systemd::Socket::Unix(std) => {
             let l = tokio::net::UnixListener::from_std(std)?;
-            set.spawn(async move { axum::serve(l, svc).with_graceful_shutdown(stop).await });
+            set.spawn(conn::serve(l, router, limits, label, stop));
         }
     }
     Ok(())
@@ -69,6 +61,12 @@ pub fn serve(
 
 /// The router for one listener: health on every plane, the rest by plane.
 pub fn router(app: AppState, plane: Plane) -> Router {
+    let observe = middleware::Observe {
+        admin: plane == Plane::Admin,
+        level: app.config.http.access_log,
+        slow: app.config.http.slow_request,
+        metrics: app.metrics.requests.clone(),
+    };
     let mut routes = Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
@@ -86,6 +84,9 @@ pub fn router(app: AppState, plane: Plane) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            observe,
+            middleware::observe,
+        ))
         .with_state(app)
 }

@@ -117,7 +117,7 @@ fn named_sockets_split_the_planes_and_unix_sockets_work() {
 }
 
 #[test]
-fn a_single_unnamed_socket_serves_every_plane() {
+fn a_single_unnamed_loopback_socket_serves_every_plane() {
     let dir = tempdir();
     let notify = NotifySocket::new(dir.path());
     let l = tcp_listener();
@@ -133,7 +133,89 @@ fn a_single_unnamed_socket_serves_every_plane() {
     );
     assert_eq!(http::get(&target, "/metrics").unwrap().status, 200);
     assert_eq!(http::get(&target, "/health/live").unwrap().status, 200);
+    assert!(!says_admin_plane_is_not_served(&daemon.stderr()));
     daemon.signal(Signal::SIGINT);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+/// The one start-up line that says the admin plane is not served, and where to put it.
+fn says_admin_plane_is_not_served(log: &str) -> bool {
+    log.lines().any(|l| {
+        l.contains("admin plane")
+            && l.contains("not served")
+            && l.contains("OPENTRUSTY_ADMIN_LISTEN")
+            && l.contains("`admin`")
+    })
+}
+
+#[test]
+fn a_lone_listener_on_all_interfaces_serves_the_auth_plane_only() {
+    let dir = tempdir();
+    let port = free_port();
+    let mut daemon = Launch::new(dir.path())
+        .env("OPENTRUSTY_LISTEN", &format!("0.0.0.0:{port}"))
+        .spawn();
+    let target = Target::tcp(([127, 0, 0, 1], port).into());
+    assert!(
+        eventually(START, || http::get(&target, "/health/live")
+            .is_ok_and(|r| r.status == 200)),
+        "log:\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(http::get(&target, "/metrics").unwrap().status, 404);
+    // The auth plane is there: its routes answer "no such tenant", not "no such endpoint".
+    let res = http::get(&target, "/t/acme/.well-known/openid-configuration").unwrap();
+    assert_eq!(res.status, 404);
+    assert!(res.body.contains("no such tenant"), "{}", res.body);
+    let log = daemon.stderr();
+    assert!(says_admin_plane_is_not_served(&log), "{log}");
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn an_unnamed_socket_on_all_interfaces_serves_the_auth_plane_only() {
+    let dir = tempdir();
+    let notify = NotifySocket::new(dir.path());
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let target = Target::tcp(([127, 0, 0, 1], port).into());
+    let mut daemon = Launch::new(dir.path())
+        .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
+        .socket(&l, "opentrusty.socket")
+        .spawn();
+    assert!(
+        notify.wait_for("READY=1", START),
+        "log:\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(http::get(&target, "/metrics").unwrap().status, 404);
+    assert_eq!(http::get(&target, "/health/ready").unwrap().status, 200);
+    let log = daemon.stderr();
+    assert!(says_admin_plane_is_not_served(&log), "{log}");
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn a_socket_named_auth_never_serves_the_admin_plane_even_on_loopback() {
+    let dir = tempdir();
+    let notify = NotifySocket::new(dir.path());
+    let l = tcp_listener();
+    let target = Target::tcp(l.local_addr().unwrap());
+    let mut daemon = Launch::new(dir.path())
+        .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
+        .socket(&l, "auth")
+        .spawn();
+    assert!(
+        notify.wait_for("READY=1", START),
+        "log:\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(http::get(&target, "/metrics").unwrap().status, 404);
+    let log = daemon.stderr();
+    assert!(says_admin_plane_is_not_served(&log), "{log}");
+    daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
 }
 
@@ -148,6 +230,7 @@ fn binds_from_config_without_systemd_and_rejects_garbage_with_4xx() {
             "OPENTRUSTY_ADMIN_LISTEN",
             &format!("unix:{}", admin_path.display()),
         )
+        .env("OPENTRUSTY_ACCESS_LOG", "all")
         .spawn();
     let target = Target::tcp(([127, 0, 0, 1], port).into());
     assert!(
@@ -194,7 +277,7 @@ fn binds_from_config_without_systemd_and_rejects_garbage_with_4xx() {
     let res = http::raw(&target, b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Request-Id: <script>\r\nConnection: close\r\n\r\n").unwrap();
     assert_ne!(res.header("x-request-id"), Some("<script>"));
 
-    // The access log has one event per request with method, route, status and latency.
+    // With ACCESS_LOG=all, one event per request with method, route, status and latency.
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
     let log = daemon.stderr();
@@ -218,6 +301,7 @@ fn sighup_reloads_the_log_filter_from_the_env_file() {
     let mut daemon = Launch::new(dir.path())
         .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
         .env("OPENTRUSTY_LOG", "warn")
+        .env("OPENTRUSTY_ACCESS_LOG", "all")
         .env("OPENTRUSTY_ENV_FILE", env_file.to_str().unwrap())
         .socket(&l, "auth")
         .spawn();

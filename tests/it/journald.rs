@@ -37,6 +37,7 @@ fn parse_entry(mut buf: &[u8]) -> BTreeMap<String, String> {
 /// `act(port)` once it is ready, and collects entries until `done` holds (or 20 s pass).
 fn journal_run(
     db: &str,
+    env: &[(&str, &str)],
     act: impl Fn(u16),
     done: impl Fn(&[BTreeMap<String, String>]) -> bool,
 ) -> Option<Vec<BTreeMap<String, String>>> {
@@ -72,6 +73,7 @@ fn journal_run(
         .env("OPENTRUSTY_DATABASE_URL", db)
         // The generated key-encryption key belongs in the test directory, not the cwd.
         .env("STATE_DIRECTORY", dir.path())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -125,7 +127,9 @@ fn events_reach_journald_natively_with_prefixed_fields() {
             "/health/live",
         );
     };
-    let Some(entries) = journal_run(&db, get, |e| message(e, "request").is_some()) else {
+    let Some(entries) = journal_run(&db, &[("OPENTRUSTY_ACCESS_LOG", "all")], get, |e| {
+        message(e, "request").is_some()
+    }) else {
         return;
     };
     let ready = message(&entries, "ready").unwrap();
@@ -194,7 +198,7 @@ fn audit_events_carry_a_stable_message_id() {
         }
     };
     let done = |e: &[BTreeMap<String, String>]| message(e, "audit: login.succeeded").is_some();
-    let Some(entries) = journal_run(&db, login, done) else {
+    let Some(entries) = journal_run(&db, &[], login, done) else {
         return;
     };
     let failed = message(&entries, "audit: login.failed").expect("login.failed in the journal");

@@ -2,14 +2,15 @@
 
 mod common;
 
+mod access_log;
 mod audit_retention;
 mod browser;
 mod caches;
 mod cli;
 mod cli_safety;
 mod client_access;
-
 mod config_errors;
+mod connections;
 mod credentials;
 mod daemon;
 mod group_commit;
@@ -26,6 +27,7 @@ mod oidc_authlib;
 mod oidc_browser;
 mod oidc_rp;
 mod outage;
+mod restart_load;
 mod storage;
 mod tenant_cookies;
 mod throttle;
