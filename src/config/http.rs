@@ -68,7 +68,7 @@ pub(super) fn parse(raw: Raw<'_>) -> Result<HttpConfig, ConfigError> {
         max_connections: parse_u32(
             "HTTP_MAX_CONNECTIONS",
             raw.max_connections,
-            4096,
+            1024,
             1..=1_000_000,
         )?,
         access_log,
@@ -100,7 +100,7 @@ mod tests {
         let c = parse(raw()).unwrap();
         assert_eq!(c.header_read_timeout, Duration::from_secs(10));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
-        assert_eq!(c.max_connections, 4096);
+        assert_eq!(c.max_connections, 1024);
         assert_eq!(c.access_log, AccessLog::Errors);
         assert_eq!(c.slow_request, Duration::from_secs(1));
         let e = parse(Raw {

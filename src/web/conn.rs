@@ -151,6 +151,9 @@ async fn accept_failed(e: &io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// Bytes hyper may buffer for one request head (and read-ahead) per connection.
+const MAX_HEAD: usize = 64 * 1024;
+
 const HEAD: u8 = 0;
 const BUSY: u8 = 1;
 const IDLE: u8 = 2;
@@ -241,6 +244,12 @@ async fn connection<I>(
             .keep_alive(true)
             // Off: the deadlines above replace it (see the module comment).
             .header_read_timeout(None)
+            // A request head larger than this gets 431, and the read buffer stays near it.
+            // hyper's default buffer (~400 KiB) times the connection bound would let slow
+            // clients pin far more memory than MemoryMax=; the longest legitimate head (an
+            // authorize URL with an 8 KiB id_token_hint, a few cookies) is well under it.
+            .max_header_size(MAX_HEAD)
+            .max_buf_size(MAX_HEAD)
             .serve_connection(io, service)
     );
     let mut draining = *drain.borrow();

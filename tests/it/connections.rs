@@ -213,3 +213,30 @@ fn connections_over_the_limit_are_closed_at_once_and_counted() {
     run.daemon.signal(Signal::SIGTERM);
     assert_eq!(run.daemon.wait_exit(Duration::from_secs(15)), Some(0));
 }
+
+/// A request head beyond what one connection may buffer (64 KiB) gets 431 and is not read on:
+/// slow clients cannot pin hyper's default ~400 KiB per connection.
+#[test]
+fn an_oversized_request_head_gets_431() {
+    let mut r = start(&[]);
+    let mut s = TcpStream::connect(r.auth).unwrap();
+    let head = format!(
+        "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    // The server may answer and close before the whole head is written.
+    let _ = s.write_all(head.as_bytes());
+    let (_, got) = closed_within(&mut s, GIVE_UP);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    // A head of ordinary size on a new connection is served.
+    let mut s = TcpStream::connect(r.auth).unwrap();
+    let ok = format!(
+        "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(16 * 1024)
+    );
+    s.write_all(ok.as_bytes()).unwrap();
+    let (_, got) = closed_within(&mut s, GIVE_UP);
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    r.daemon.signal(Signal::SIGTERM);
+}
