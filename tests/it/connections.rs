@@ -218,7 +218,7 @@ fn connections_over_the_limit_are_closed_at_once_and_counted() {
 /// slow clients cannot pin hyper's default ~400 KiB per connection.
 #[test]
 fn an_oversized_request_head_gets_431() {
-    let mut r = start(&[]);
+    let r = start(&[]);
     let mut s = TcpStream::connect(r.auth).unwrap();
     let head = format!(
         "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n",

@@ -7,6 +7,7 @@ mod audit_retention;
 mod browser;
 mod caches;
 mod cli;
+mod cli_credentials;
 mod cli_safety;
 mod client_access;
 mod config_errors;
