@@ -4,7 +4,7 @@
 # machine, started like the tests start one), each with a tenant, a user with a login session
 # and two clients; then prints the two backends side by side. Uses the static binary of
 # `make build`. Numbers are printed; nothing is asserted.
-#   BENCH_BACKENDS="sqlite postgres" (default), BENCH_CONNS, BENCH_SECS, BENCH_ONLY, BENCH_PERF
+#   BENCH_BACKENDS="sqlite postgres" (default), BENCH_CONNS, BENCH_SECS, BENCH_ONLY
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${BENCH_CONNS:-32}
@@ -19,9 +19,9 @@ chmod 755 "$work"
 # binary text that the daemon never touched.
 cp "$BIN" "$work/opentrusty"
 BIN="$work/opentrusty"
-pid="" pg_bin="" pg_dir=""
+pids=() pg_bin="" pg_dir=""
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "$pg_dir" ]; then
     runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
@@ -59,57 +59,83 @@ start_postgres() {
   PG_URL="postgres://postgres@127.0.0.1:$port/opentrusty"
 }
 
-# bench_backend NAME DATABASE_URL: a fresh daemon on that database, then the load generator.
-bench_backend() {
+# setup_backend NAME DATABASE_URL: a fresh daemon on that database with its fixtures; what the
+# load generator needs to reach it goes to $work/env-NAME.
+setup_backend() {
   local name=$1 db=$2
   local port; port=$(free_port)
   local dir="$work/$name"; mkdir -p "$dir"
-  echo
-  echo "=== backend: $name"
-  export OPENTRUSTY_DATABASE_URL="$db" STATE_DIRECTORY="$dir" \
-    OPENTRUSTY_KEY_ENCRYPTION_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \
-    OPENTRUSTY_PUBLIC_URL="http://127.0.0.1:$port" OPENTRUSTY_LISTEN="127.0.0.1:$port" \
-    OPENTRUSTY_ALLOW_ROOT=true OPENTRUSTY_LOG="${BENCH_LOG:-warn}" \
-    OPENTRUSTY_LOGIN_RATE_PER_IP=1000000 OPENTRUSTY_LOGIN_RATE_PER_ACCOUNT=1000000
-  $BIN tenant create acme >/dev/null
-  printf 'bench-password-123\n' | $BIN user create --tenant acme --email bench@example.com --password-file - >/dev/null
-  local rp svc
-  rp=$($BIN client create --tenant acme --name bench-rp --redirect-uri https://rp.example/cb --first-party --json)
-  svc=$($BIN client create --tenant acme --name bench-svc --grant client_credentials --scope api --introspection --json)
-  $BIN serve 2>"$dir/daemon.log" &
-  pid=$!
+  (
+    export OPENTRUSTY_DATABASE_URL="$db" STATE_DIRECTORY="$dir" \
+      OPENTRUSTY_KEY_ENCRYPTION_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \
+      OPENTRUSTY_PUBLIC_URL="http://127.0.0.1:$port" OPENTRUSTY_LISTEN="127.0.0.1:$port" \
+      OPENTRUSTY_ALLOW_ROOT=true OPENTRUSTY_LOG="${BENCH_LOG:-warn}" \
+      OPENTRUSTY_LOGIN_RATE_PER_IP=1000000 OPENTRUSTY_LOGIN_RATE_PER_ACCOUNT=1000000
+    $BIN tenant create acme >/dev/null
+    printf 'bench-password-123\n' | $BIN user create --tenant acme --email bench@example.com --password-file - >/dev/null
+    $BIN client create --tenant acme --name bench-rp --redirect-uri https://rp.example/cb --first-party --json > "$dir/rp.json"
+    $BIN client create --tenant acme --name bench-svc --grant client_credentials --scope api --introspection --json > "$dir/svc.json"
+    exec $BIN serve 2>"$dir/daemon.log"
+  ) &
+  local pid=$!
+  pids+=("$pid")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
-  local idle_rss; idle_rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
-  echo "daemon idle RSS right after start-up: $idle_rss KiB"
+  echo "$name: daemon idle RSS right after start-up: $(awk '/^VmRSS/ {print $2}' /proc/$pid/status) KiB"
   # A login session for the code-exchange scenario (CSRF cookie + form, then the session cookie).
-  local jar="$dir/cookies" page csrf cookie
+  local jar="$dir/cookies" page csrf cookie pg_pid=""
   page=$(curl -s -c "$jar" "http://127.0.0.1:$port/t/acme/login")
   csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n1)
   curl -s -b "$jar" -c "$jar" -o /dev/null -d "email=bench@example.com&password=bench-password-123&csrf=$csrf" "http://127.0.0.1:$port/t/acme/login"
   cookie=$(awk '$6 == "opentrusty_session_acme" {print $6"="$7}' "$jar")
   [ -n "$cookie" ] || { echo "bench: could not log in (no session cookie)" >&2; cat "$jar" >&2; exit 1; }
-  OT_BASE="http://127.0.0.1:$port" OT_ISSUER="http://127.0.0.1:$port/t/acme" OT_PID=$pid \
-  OT_CONNS=$CONNS OT_SECS=$SECS OT_COOKIE="$cookie" OT_ONLY="${BENCH_ONLY:-}" \
-  OT_SUMMARY="$work/summary-$name.tsv" \
-  OT_RP_ID=$(field "$rp" client_id) OT_RP_SECRET=$(field "$rp" client_secret) \
-  OT_SVC_ID=$(field "$svc" client_id) OT_SVC_SECRET=$(field "$svc" client_secret) \
-    target/release/examples/oidc-bench &
-  local gen=$!
-  if [ -n "${BENCH_PERF:-}" ]; then
-    sleep 2; perf record -g -p "$pid" -o "$BENCH_PERF.$name" -- sleep 3 >/dev/null 2>&1 || true
-  fi
-  wait $gen
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  # On PostgreSQL the server's CPU is counted too (it shares this machine's cores).
+  [ "$name" = postgres ] && pg_pid=$(head -n1 "$pg_dir/data/postmaster.pid")
+  local rp svc; rp=$(cat "$dir/rp.json"); svc=$(cat "$dir/svc.json")
+  cat > "$work/env-$name" <<ENV
+OT_BASE=http://127.0.0.1:$port
+OT_ISSUER=http://127.0.0.1:$port/t/acme
+OT_PID=$pid
+OT_PG_PID=$pg_pid
+OT_COOKIE=$cookie
+OT_CONNS=$CONNS
+OT_SECS=$SECS
+OT_SUMMARY=$work/summary-$name.tsv
+OT_RP_ID=$(field "$rp" client_id)
+OT_RP_SECRET=$(field "$rp" client_secret)
+OT_SVC_ID=$(field "$svc" client_id)
+OT_SVC_SECRET=$(field "$svc" client_secret)
+ENV
+}
+
+# run_scenario NAME SCENARIO [extra env]: one scenario of the load generator against NAME.
+run_scenario() {
+  local name=$1 scenario=$2; shift 2
+  env $(cat "$work/env-$name") OT_ONLY="$scenario" "$@" target/release/examples/oidc-bench
 }
 
 ran=()
 for b in $BACKENDS; do
   case $b in
-    sqlite) bench_backend sqlite "sqlite://$work/sqlite/bench.db"; ran+=(sqlite) ;;
-    postgres) if start_postgres; then bench_backend postgres "$PG_URL"; ran+=(postgres); fi ;;
+    sqlite) setup_backend sqlite "sqlite://$work/sqlite/bench.db"; ran+=(sqlite) ;;
+    postgres) if start_postgres; then setup_backend postgres "$PG_URL"; ran+=(postgres); fi ;;
     *) echo "bench: unknown backend $b" >&2; exit 2 ;;
   esac
 done
+echo "connections $CONNS, $SECS s per scenario; the backends take turns scenario by scenario, so a"
+echo "slow spell of this shared machine hits both alike"
+scenarios=("trivial handler" discovery jwks client_credentials introspection userinfo
+  "refresh (rotation, OAuth" "refresh (rotation, OIDC" "code exchange")
+for s in "${scenarios[@]}"; do
+  if [ -n "${BENCH_ONLY:-}" ] && [[ "$s" != *"$BENCH_ONLY"* ]]; then continue; fi
+  for b in "${ran[@]}"; do
+    printf '%-9s ' "$b"
+    run_scenario "$b" "$s"
+  done
+done
+for b in "${ran[@]}"; do
+  printf '%-9s ' "$b"; run_scenario "$b" "-none-" OT_REPORT=1
+done
+OT_RS256_ONLY=1 target/release/examples/oidc-bench
 
 if [ "${#ran[@]}" = 2 ]; then
   echo
@@ -123,7 +149,7 @@ def read(p):
         out[name] = (float(rps), float(cpu), int(p99))
     return out
 s, p = read(sys.argv[1]), read(sys.argv[2])
-print(f"{'scenario':<48} {'SQLite req/s':>12} {'PostgreSQL req/s':>16} {'ratio':>6}   {'CPU µs (S/P)':>14}")
+print(f"{'scenario':<48} {'SQLite req/s':>12} {'PostgreSQL req/s':>16} {'ratio':>6}   CPU µs/req, daemon (+ PostgreSQL server): SQLite / PostgreSQL")
 for name, (rps, cpu, _) in s.items():
     if name not in p:
         continue
