@@ -17,9 +17,14 @@ pub struct Site {
 }
 
 pub fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    cli_env(db, &[], args, stdin)
+}
+
+/// An operator command on `db` with only `env` (and cheap Argon2id) in its environment.
+pub fn cli_env(db: &str, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env_clear()
         .env("OPENTRUSTY_DATABASE_URL", db)
         // The tests run as root in CI; operator commands refuse root like the daemon.
@@ -28,9 +33,11 @@ pub fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .env("OPENTRUSTY_ARGON2_ITERATIONS", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
         child
             .stdin

@@ -3,13 +3,13 @@
 //! seconds in its own shape (OAuth JSON `temporarily_unavailable`, the HTML page for browsers),
 //! and once the server is back they all recover without restarting the daemon.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 
 use crate::common::http::{self, Response, Target};
-use crate::common::{BIN, Launch, eventually, free_port, pg, tempdir};
+use crate::common::{Launch, eventually, free_port, pg, tempdir};
 use crate::oauth_world::KEK;
 
 const CB: &str = "https://rp.example/cb";
@@ -17,30 +17,8 @@ const CB: &str = "https://rp.example/cb";
 const PROMPT: Duration = Duration::from_secs(10);
 
 fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("OPENTRUSTY_DATABASE_URL", db)
-        .env("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK)
-        .env("OPENTRUSTY_ALLOW_ROOT", "true")
-        .env("OPENTRUSTY_ARGON2_MEMORY_KIB", "8192")
-        .env("OPENTRUSTY_ARGON2_ITERATIONS", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out =
+        crate::login_pages::cli_env(db, &[("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK)], args, stdin);
     assert!(
         out.status.success(),
         "{args:?}: {}",
