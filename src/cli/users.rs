@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::identity::{Output, print, read_password};
 use crate::app::App;
+use crate::domain::role::Role;
 use crate::domain::user::{Profile, User};
-use crate::service::{self, Context, admin};
+use crate::service::{self, Context, admin, roles};
 
 #[derive(Args, Debug)]
 pub struct UserRef {
@@ -106,6 +107,17 @@ pub enum UserCommand {
     Delete {
         #[command(flatten)]
         user: UserRef,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Give a user a management role in their tenant (owner, admin, viewer), or take it away
+    /// with `none`. A role in the `platform` tenant holds on every tenant. A tenant always
+    /// keeps one active owner.
+    Role {
+        #[command(flatten)]
+        user: UserRef,
+        #[arg(long, value_parser = ["owner", "admin", "viewer", "none"])]
+        role: String,
         #[command(flatten)]
         out: Output,
     },
@@ -240,6 +252,17 @@ pub async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
             let tenant = admin::tenant(app, &user.tenant).await?;
             let id = admin::user_delete(app, &tenant, &user.email, &ctx).await?;
             print(&out, json!({ "deleted": id }), format!("deleted user {id}"));
+        }
+        UserCommand::Role { user, role, out } => {
+            let tenant = admin::tenant(app, &user.tenant).await?;
+            let role = Role::parse(&role);
+            let (u, role) = roles::set_role(app, &tenant, &user.email, role, &ctx).await?;
+            let name = role.map_or("none", Role::as_str);
+            print(
+                &out,
+                json!({ "id": u.id, "email": u.email, "tenant": tenant.slug.as_str(), "role": role }),
+                format!("{} in {}: {name}", u.email, tenant.slug),
+            );
         }
     }
     Ok(())

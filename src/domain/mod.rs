@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod ids;
+pub mod role;
 pub mod scope;
 pub mod tenant;
 pub mod user;

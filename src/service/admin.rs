@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::ids::UserId;
+use crate::domain::role::Role;
 use crate::domain::tenant::{PLATFORM, Slug, Status, Tenant};
 use crate::domain::user::{Email, NewPassword, Profile, User};
 use crate::store::users::NewUser;
@@ -244,7 +245,7 @@ pub async fn users_list(app: &App, tenant: &Tenant) -> Result<Vec<User>> {
     Ok(tx.scope(tenant).users_list().await?)
 }
 
-async fn find_user(app: &App, tenant: &Tenant, email: &str) -> Result<User> {
+pub(super) async fn find_user(app: &App, tenant: &Tenant, email: &str) -> Result<User> {
     let email = parse_email(email)?;
     let mut tx = app.store.read().await?;
     tx.scope(tenant)
@@ -381,6 +382,8 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
+    let role = scope.role_get(user.id).await?;
+    super::roles::keep_an_owner(&mut scope, &user, role.as_deref()).await?;
     scope
         .user_set_status(user.id, Status::Disabled, now)
         .await?;
@@ -407,6 +410,8 @@ pub async fn user_delete(app: &App, tenant: &Tenant, email: &str, ctx: &Context)
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
+    let role = scope.role_get(user.id).await?;
+    super::roles::keep_an_owner(&mut scope, &user, role.as_deref()).await?;
     // Counted first for the audit trail; the delete then takes the rows away.
     let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
     scope.user_delete(user.id).await?;
@@ -469,12 +474,16 @@ pub async fn bootstrap(
     )
     .await?;
     let now = app.clock.now();
-    let tx = app.store.begin().await?;
+    let mut tx = app.store.begin().await?;
+    // The first platform user owns the installation (issue 10: platform roles).
+    tx.scope(&tenant)
+        .role_set(user.id, Some(Role::Owner.as_str()), now)
+        .await?;
     let ev = Event {
         kind: Kind::Bootstrap,
         tenant: Some(tenant.id),
         target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "email": user.email.as_str() }),
+        metadata: json!({ "email": user.email.as_str(), "role": Role::Owner.as_str() }),
         ctx,
     };
     audit::commit(tx, ev, now).await?;

@@ -16,6 +16,7 @@ pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod revoke;
+pub mod roles;
 pub mod sessions;
 pub mod tenants;
 pub mod token;

@@ -12,6 +12,7 @@ pub mod keys;
 mod meta;
 mod postgres;
 mod purge;
+mod roles;
 pub mod scope;
 pub mod sessions;
 mod sqlite;
