@@ -31,7 +31,8 @@ fn main() -> ExitCode {
         | Command::User(_)
         | Command::Client(_)
         | Command::Keys(_)
-        | Command::Audit(_) => {}
+        | Command::Audit(_)
+        | Command::ApiToken(_) => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
             | Command::Client(_)
             | Command::Keys(_)
             | Command::Audit(_)
+            | Command::ApiToken(_)
     ) {
         // Operator commands print their own results; only warnings and errors are logged.
         logging::init("warn", config.log_format);

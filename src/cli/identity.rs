@@ -111,6 +111,7 @@ pub fn run(config: Config, command: super::Command) -> ExitCode {
             super::Command::Client(cmd) => super::oauth::client(&app, cmd).await,
             super::Command::Keys(cmd) => super::oauth::keys(&app, cmd).await,
             super::Command::Audit(args) => audit(&app, args).await,
+            super::Command::ApiToken(cmd) => super::api_tokens::api_token(&app, cmd).await,
             _ => Err(service::Error::Internal("not an operator command".into())),
         };
         app.store.close().await;

@@ -2,6 +2,7 @@
 //! operator commands (`bootstrap`, `tenant`: see `identity.rs`; `user`: `users.rs`), and the hidden
 //! `gen-docs` used by packaging to write the man page and shell completions.
 
+pub mod api_tokens;
 pub mod identity;
 pub mod oauth;
 pub mod users;
@@ -65,6 +66,9 @@ pub enum Command {
     Keys(oauth::KeysCommand),
     /// Show the newest audit events (security events) of a tenant or of the installation.
     Audit(identity::AuditArgs),
+    /// Manage API tokens (automation access to the management API) of a tenant.
+    #[command(name = "api-token", subcommand)]
+    ApiToken(api_tokens::ApiTokenCommand),
     /// Measure Argon2id hashes per second with the configured parameters (to size
     /// OPENTRUSTY_ARGON2_* and OPENTRUSTY_HASH_CONCURRENCY for this machine).
     HashRate {

@@ -2,6 +2,7 @@
 //! Each returns a [`Error`] that the web and CLI layers render for their surface.
 
 pub mod admin;
+pub mod api_tokens;
 pub mod audit;
 pub mod authorize;
 pub mod client_auth;

@@ -3,6 +3,7 @@
 //! (`$1` bind parameters, integer unix timestamps, text ids) and dispatched per method by
 //! [`on_tx!`]; backend-specific set-up lives in `sqlite.rs` and `postgres.rs`.
 
+pub mod api_tokens;
 pub mod audit;
 mod clients;
 mod codes;

@@ -3,6 +3,7 @@
 mod common;
 
 mod access_log;
+mod api_tokens;
 mod audit_retention;
 mod browser;
 mod caches;

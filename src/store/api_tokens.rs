@@ -1,0 +1,104 @@
+//! API tokens (tenant-scoped, except the lookup by hash that authenticates a request: the
+//! token itself names its tenant, so that lookup is installation-wide and returns the tenant
+//! id for the caller to check).
+
+use sqlx::FromRow;
+
+use super::{Result, TenantScope, Tx, on_tx};
+use crate::clock::UnixTime;
+
+#[derive(FromRow, Clone, Debug, serde::Serialize)]
+pub struct ApiTokenRow {
+    pub id: String,
+    #[serde(skip)]
+    pub tenant_id: String,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, tenant_id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at";
+
+/// A token not seen for this long gets its `last_used_at` written again (at most one write a
+/// minute per token, however busy it is).
+pub const TOUCH_EVERY: i64 = 60;
+
+impl TenantScope<'_> {
+    pub async fn api_token_insert(&mut self, t: &ApiTokenRow, token_hash: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO api_tokens (id, tenant_id, token_hash, name, role, \
+                           created_by, created_at, expires_at) VALUES ($2, $1, $3, $4, $5, $6, $7, $8)";
+        let tenant = self.tenant_id();
+        on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(&t.id)
+            .bind(token_hash)
+            .bind(&t.name)
+            .bind(&t.role)
+            .bind(&t.created_by)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The tenant's tokens, newest first (revoked and expired ones included).
+    pub async fn api_tokens_list(&mut self) -> Result<Vec<ApiTokenRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+
+    /// Revokes the token `id` of this tenant; false when there is no such live token here.
+    pub async fn api_token_revoke(&mut self, id: &str, now: UnixTime) -> Result<bool> {
+        const SQL: &str = "UPDATE api_tokens SET revoked_at = $3 \
+                           WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id)
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+}
+
+impl Tx {
+    /// The token with this hash, in whichever tenant (authentication; see the module doc).
+    pub async fn api_token_by_hash(&mut self, token_hash: &str) -> Result<Option<ApiTokenRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        ));
+        Ok(on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(token_hash)
+            .fetch_optional(&mut **c)
+            .await?))
+    }
+
+    /// Records a use, unless one was recorded within [`TOUCH_EVERY`] seconds.
+    pub async fn api_token_touch(&mut self, id: &str, now: UnixTime) -> Result<()> {
+        const SQL: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
+                           AND (last_used_at IS NULL OR last_used_at <= $3)";
+        on_tx!(self, |c| sqlx::query(SQL)
+            .bind(id)
+            .bind(now)
+            .bind(now - TOUCH_EVERY)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+}
