@@ -170,7 +170,7 @@ pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCall
         .is_none_or(|t| now - t >= crate::store::api_tokens::TOUCH_EVERY)
     {
         let mut tx = app.store.begin().await?;
-        tx.api_token_touch(&row.id, now).await?;
+        tx.api_token_touch(&row.tenant_id, &row.id, now).await?;
         tx.commit().await?;
     }
     Ok(Some(TokenCaller {

@@ -88,11 +88,19 @@ impl Tx {
             .await?))
     }
 
-    /// Records a use, unless one was recorded within [`TOUCH_EVERY`] seconds.
-    pub async fn api_token_touch(&mut self, id: &str, now: UnixTime) -> Result<()> {
-        const SQL: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
-                           AND (last_used_at IS NULL OR last_used_at <= $3)";
+    /// Records a use of the token `id` of tenant `tenant_id` (from the row
+    /// [`Self::api_token_by_hash`] returned), unless one was recorded within [`TOUCH_EVERY`]
+    /// seconds.
+    pub async fn api_token_touch(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE api_tokens SET last_used_at = $3 WHERE tenant_id = $1 \
+                           AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $4)";
         on_tx!(self, |c| sqlx::query(SQL)
+            .bind(tenant_id)
             .bind(id)
             .bind(now)
             .bind(now - TOUCH_EVERY)

@@ -5,9 +5,12 @@
 //! block of this module, carries `tenant_id = $1` bound from [`TenantScope::tenant_id`], so a
 //! review of isolation is a grep. A row of another tenant is simply "not found".
 //!
-//! The one other place that touches tenant-owned rows is group commit (`group.rs`): a
-//! `WriteSet` is likewise built only from a store-returned [`Tenant`], and every claim and every
-//! inserted row there binds that set's tenant id.
+//! The other places that touch tenant-owned rows: group commit (`group.rs`), where a
+//! `WriteSet` is likewise built only from a store-returned [`Tenant`] and every claim and every
+//! inserted row binds that set's tenant id; the lookup of an API token by its hash
+//! (`api_tokens.rs`), which must find the token before its tenant is known and returns that
+//! tenant's id for the caller to check; and the key-encryption key check (`meta.rs`), which
+//! reads only the key fingerprints of all signing keys.
 
 use super::Tx;
 use crate::domain::ids::TenantId;
