@@ -256,7 +256,7 @@ async fn audit(app: &App, args: AuditArgs) -> service::Result<()> {
         Some(slug) => Some(admin::tenant(app, slug).await?),
         None => None,
     };
-    let rows = admin::audit_list(app, tenant.as_ref(), args.limit).await?;
+    let rows = service::audit::list(app, tenant.as_ref(), args.limit).await?;
     let when = |t: i64| {
         time::OffsetDateTime::from_unix_timestamp(t)
             .ok()

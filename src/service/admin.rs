@@ -489,16 +489,3 @@ pub async fn bootstrap(
     audit::commit(tx, ev, now).await?;
     Ok((tenant, user))
 }
-
-/// The newest audit events of a tenant, or installation-wide ones with `None`.
-pub async fn audit_list(
-    app: &App,
-    tenant: Option<&Tenant>,
-    limit: i64,
-) -> Result<Vec<crate::store::audit::AuditRow>> {
-    let mut tx = app.store.read().await?;
-    Ok(match tenant {
-        Some(t) => tx.scope(t).audit_list(limit).await?,
-        None => tx.audit_list_global(limit).await?,
-    })
-}

@@ -2,8 +2,10 @@
 //! structured journal entry with a stable `MESSAGE_ID` per event type once it committed.
 //! Metadata never holds passwords, session ids, tokens or secrets.
 
+use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
+use crate::domain::tenant::Tenant;
 use crate::store::Tx;
 use crate::store::audit::AuditRow;
 use crate::systemd;
@@ -198,4 +200,13 @@ impl Recorded {
             "{message}"
         );
     }
+}
+
+/// The newest audit events of a tenant, or installation-wide ones with `None`.
+pub async fn list(app: &App, tenant: Option<&Tenant>, limit: i64) -> Result<Vec<AuditRow>> {
+    let mut tx = app.store.read().await?;
+    Ok(match tenant {
+        Some(t) => tx.scope(t).audit_list(limit).await?,
+        None => tx.audit_list_global(limit).await?,
+    })
 }

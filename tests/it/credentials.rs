@@ -324,7 +324,9 @@ async fn user_changes_end_tokens(store: Store) {
             .iter()
             .all(|u| u.email.as_str() != "bob@example.com")
     );
-    let audit = admin::audit_list(&w.app, Some(&w.a), 1).await.unwrap();
+    let audit = opentrusty::service::audit::list(&w.app, Some(&w.a), 1)
+        .await
+        .unwrap();
     assert_eq!(audit[0].event_type, "user.deleted");
     assert!(
         !audit[0].metadata.contains("bob"),

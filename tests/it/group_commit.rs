@@ -215,7 +215,7 @@ async fn grace_retry_is_answered_once_and_never_forks(store: Store) {
             }
         }
     }
-    let events = opentrusty::service::admin::audit_list(&w.app, Some(&w.a), 20)
+    let events = opentrusty::service::audit::list(&w.app, Some(&w.a), 20)
         .await
         .unwrap();
     let reused = events
