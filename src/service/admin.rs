@@ -382,8 +382,7 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    let role = scope.role_get(user.id).await?;
-    super::roles::keep_an_owner(&mut scope, &user, role.as_deref()).await?;
+    super::roles::keep_an_owner(&mut scope, &user).await?;
     scope
         .user_set_status(user.id, Status::Disabled, now)
         .await?;
@@ -410,8 +409,7 @@ pub async fn user_delete(app: &App, tenant: &Tenant, email: &str, ctx: &Context)
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    let role = scope.role_get(user.id).await?;
-    super::roles::keep_an_owner(&mut scope, &user, role.as_deref()).await?;
+    super::roles::keep_an_owner(&mut scope, &user).await?;
     // Counted first for the audit trail; the delete then takes the rows away.
     let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
     scope.user_delete(user.id).await?;

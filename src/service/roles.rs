@@ -25,10 +25,11 @@ pub async fn set_role(
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    let before = scope.role_get(user.id).await?;
-    if role != Some(Role::Owner) {
-        keep_an_owner(&mut scope, &user, before.as_deref()).await?;
-    }
+    let before = if role == Some(Role::Owner) {
+        scope.role_get(user.id).await?
+    } else {
+        keep_an_owner(&mut scope, &user).await?
+    };
     scope.role_set(user.id, role.map(Role::as_str), now).await?;
     let ev = Event {
         kind: Kind::UserRoleChanged,
@@ -49,16 +50,16 @@ pub async fn role_of(app: &App, tenant: &Tenant, user: &User) -> Result<Option<R
 }
 
 /// Refuses (409) when `user` is an active owner and no other active owner would remain: a
-/// tenant is never left without someone who may grant roles. Runs inside the change's own
+/// tenant is never left without someone who may grant roles. Returns the user's stored role. Runs inside the change's own
 /// transaction, so two concurrent demotions cannot both pass on SQLite's single writer; on
 /// PostgreSQL the later of two concurrent demotions of the last two owners can still pass
 /// (no predicate lock), which leaves the operator's CLI as the way back.
 pub(super) async fn keep_an_owner(
     scope: &mut TenantScope<'_>,
     user: &User,
-    role: Option<&str>,
-) -> Result<()> {
-    if role == Some(Role::Owner.as_str())
+) -> Result<Option<String>> {
+    let role = scope.role_get(user.id).await?;
+    if role.as_deref() == Some(Role::Owner.as_str())
         && user.is_active()
         && scope.owners_other_than(user.id).await? == 0
     {
@@ -66,5 +67,5 @@ pub(super) async fn keep_an_owner(
             "this is the tenant's last owner: give another user the owner role first".into(),
         ));
     }
-    Ok(())
+    Ok(role)
 }
