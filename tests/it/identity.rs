@@ -12,9 +12,9 @@ use opentrusty::store::Store;
 use crate::both_backends;
 use crate::common::stores;
 
-const PW: &str = "correct horse battery";
+pub(crate) const PW: &str = "correct horse battery";
 
-async fn tenant_with_user(app: &AppState, slug: &str, email: &str) -> Tenant {
+pub(crate) async fn tenant_with_user(app: &AppState, slug: &str, email: &str) -> Tenant {
     let ctx = Context::cli();
     let t = admin::tenant_create(app, slug, Some(&slug.to_uppercase()), &ctx)
         .await
@@ -29,7 +29,7 @@ async fn tenant_with_user(app: &AppState, slug: &str, email: &str) -> Tenant {
     t
 }
 
-async fn try_login(
+pub(crate) async fn try_login(
     app: &AppState,
     t: &Tenant,
     email: &str,
@@ -233,101 +233,6 @@ async fn unknown_disabled_and_wrong_cost_one_verification_each(store: Store) {
     );
 }
 both_backends!(unknown_disabled_and_wrong_cost_one_verification_each);
-
-async fn sessions_expire_idle_and_absolute(store: Store) {
-    let app = stores::app(
-        store,
-        &[
-            ("OPENTRUSTY_SESSION_IDLE_TIMEOUT", "600"),
-            ("OPENTRUSTY_SESSION_LIFETIME", "1800"),
-        ],
-    );
-    let t = tenant_with_user(&app, "acme", "alice@example.com").await;
-    let s = try_login(&app, &t, "alice@example.com", PW)
-        .await
-        .ok()
-        .unwrap();
-    let second = try_login(&app, &t, "alice@example.com", PW)
-        .await
-        .ok()
-        .unwrap();
-    assert_ne!(s.token, second.token, "a new session id on every login");
-    // Active use keeps it alive past the idle timeout...
-    for _ in 0..2 {
-        app.clock.advance(500);
-        assert!(
-            sessions::current(&app, &t, &s.token)
-                .await
-                .unwrap()
-                .is_some()
-        );
-    }
-    // ...but not past the absolute lifetime.
-    app.clock.advance(500);
-    assert!(
-        sessions::current(&app, &t, &s.token)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    app.clock.advance(400);
-    assert!(
-        sessions::current(&app, &t, &s.token)
-            .await
-            .unwrap()
-            .is_none(),
-        "absolute lifetime reached"
-    );
-    // Idle: the second session was not used for 1900 s.
-    assert!(
-        sessions::current(&app, &t, &second.token)
-            .await
-            .unwrap()
-            .is_none(),
-        "idle timeout reached"
-    );
-    // Logout deletes the row; password change and disable end sessions.
-    let s3 = try_login(&app, &t, "alice@example.com", PW)
-        .await
-        .ok()
-        .unwrap();
-    assert!(
-        sessions::logout(&app, &t, &s3.token, &Context::default())
-            .await
-            .unwrap()
-    );
-    assert!(
-        sessions::current(&app, &t, &s3.token)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let s4 = try_login(&app, &t, "alice@example.com", PW)
-        .await
-        .ok()
-        .unwrap();
-    admin::user_set_password(
-        &app,
-        &t,
-        "alice@example.com",
-        "a brand new password",
-        &Context::cli(),
-    )
-    .await
-    .unwrap();
-    assert!(
-        sessions::current(&app, &t, &s4.token)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        try_login(&app, &t, "alice@example.com", "a brand new password")
-            .await
-            .is_ok()
-    );
-}
-both_backends!(sessions_expire_idle_and_absolute);
 
 async fn audit_rows_for_each_event_type(store: Store) {
     let app = stores::app(store, &[("OPENTRUSTY_LOCKOUT_THRESHOLD", "2")]);

@@ -34,6 +34,7 @@ mod oidc_surface;
 mod outage;
 mod restart_load;
 mod roles;
+mod sessions;
 mod storage;
 mod tenant_cookies;
 mod throttle;
