@@ -39,5 +39,6 @@ pub mod service;
 pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.
 pub mod systemd;
-/// HTTP transport (axum): routers per plane, middleware, error rendering.
+/// HTTP transport (axum on hyper): the accept loop with connection deadlines and drain
+/// (`web::conn`), routers per plane, middleware, error rendering.
 pub mod web;
