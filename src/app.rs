@@ -37,10 +37,12 @@ pub struct App {
     pub writes: GroupWriter,
 }
 
-/// Login throttles: per client IP and per (tenant, account).
+/// Login throttles: per client IP and per (tenant, account); and failed management API
+/// authentications per client IP.
 pub struct LoginLimits {
     pub per_ip: Limiter,
     pub per_account: Limiter,
+    pub api_failures: Limiter,
 }
 
 pub type AppState = Arc<App>;
@@ -56,6 +58,7 @@ impl App {
         let login_limits = LoginLimits {
             per_ip: Limiter::new(config.identity.login_rate_per_ip),
             per_account: Limiter::new(config.identity.login_rate_per_account),
+            api_failures: Limiter::new(crate::service::authz::FAILURES_PER_MINUTE),
         };
         let metrics = web::metrics::Metrics::install();
         let writes = GroupWriter::new(store.clone());

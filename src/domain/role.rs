@@ -30,7 +30,12 @@ pub enum Permission {
     AuditRead,
     RolesWrite,
     ApiTokensWrite,
+    TenantRead,
     TenantWrite,
+    /// Platform only: list and read every tenant.
+    TenantsRead,
+    /// Platform only: create, disable and enable tenants.
+    TenantsManage,
 }
 
 const VIEWER: &[Permission] = &[
@@ -40,6 +45,7 @@ const VIEWER: &[Permission] = &[
     Permission::SessionsRead,
     Permission::ConsentsRead,
     Permission::AuditRead,
+    Permission::TenantRead,
 ];
 
 const ADMIN: &[Permission] = &[
@@ -55,6 +61,10 @@ const OWNER: &[Permission] = &[
     Permission::ApiTokensWrite,
     Permission::TenantWrite,
 ];
+
+/// What a role adds when it is held in the `platform` tenant (on every tenant).
+const PLATFORM_VIEWER: &[Permission] = &[Permission::TenantsRead];
+const PLATFORM_ADMIN: &[Permission] = &[Permission::TenantsManage];
 
 impl Role {
     pub const ALL: [Role; 3] = [Role::Viewer, Role::Admin, Role::Owner];
@@ -90,6 +100,22 @@ impl Role {
         self.permissions().any(|q| q == p)
     }
 
+    /// Every permission of this role where it is held: in a tenant, or in `platform`, where
+    /// the same role also manages tenants.
+    pub fn permissions_in(self, platform: bool) -> impl Iterator<Item = Permission> {
+        let extra: &[&[Permission]] = match (platform, self) {
+            (false, _) => &[],
+            (true, Role::Viewer) => &[PLATFORM_VIEWER],
+            (true, Role::Admin | Role::Owner) => &[PLATFORM_VIEWER, PLATFORM_ADMIN],
+        };
+        self.permissions()
+            .chain(extra.iter().flat_map(|t| t.iter().copied()))
+    }
+
+    pub fn has_in(self, p: Permission, platform: bool) -> bool {
+        self.permissions_in(platform).any(|q| q == p)
+    }
+
     /// Nobody grants a role higher than their own.
     pub fn may_grant(self, other: Role) -> bool {
         self.has(Permission::RolesWrite) && other <= self
@@ -119,7 +145,10 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::RolesWrite => "roles:write",
             Permission::ApiTokensWrite => "api_tokens:write",
+            Permission::TenantRead => "tenant:read",
             Permission::TenantWrite => "tenant:write",
+            Permission::TenantsRead => "tenants:read",
+            Permission::TenantsManage => "tenants:manage",
         }
     }
 }
@@ -138,7 +167,7 @@ mod tests {
         assert!(!Role::Viewer.has(Permission::UsersWrite));
         assert!(Role::Admin.has(Permission::UsersWrite) && Role::Admin.has(Permission::UsersRead));
         assert!(!Role::Admin.has(Permission::RolesWrite));
-        assert!(Role::Owner.permissions().count() == 14);
+        assert!(Role::Owner.permissions().count() == 15);
         // Every lower role's permissions are a subset of every higher role's.
         for (lo, hi) in [(Role::Viewer, Role::Admin), (Role::Admin, Role::Owner)] {
             assert!(lo.permissions().all(|p| hi.has(p)));
@@ -154,5 +183,16 @@ mod tests {
             "admins cannot grant roles at all"
         );
         assert!(!Role::Viewer.may_grant(Role::Viewer));
+    }
+
+    #[test]
+    fn only_platform_roles_manage_tenants() {
+        for r in Role::ALL {
+            assert!(!r.has_in(Permission::TenantsRead, false));
+            assert!(!r.has_in(Permission::TenantsManage, false));
+            assert!(r.has_in(Permission::TenantsRead, true));
+        }
+        assert!(!Role::Viewer.has_in(Permission::TenantsManage, true));
+        assert!(Role::Admin.has_in(Permission::TenantsManage, true));
     }
 }

@@ -149,6 +149,7 @@ pub struct TokenCaller {
     pub token_id: String,
     /// The tenant the token is bound to (its id).
     pub tenant_id: String,
+    pub name: String,
     pub role: Role,
 }
 
@@ -180,6 +181,7 @@ pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCall
     Ok(Some(TokenCaller {
         token_id: row.id,
         tenant_id: row.tenant_id,
+        name: row.name,
         role,
     }))
 }

@@ -152,11 +152,19 @@ pub async fn record(tx: &mut Tx, e: Event<'_>, now: UnixTime) -> Result<Recorded
         ip: e.ctx.ip.clone(),
         user_agent: e.ctx.user_agent.clone(),
         request_id: e.ctx.request_id.clone(),
-        metadata: e.metadata.to_string(),
+        metadata: with_via(e.metadata, e.ctx.via).to_string(),
         created_at: now,
     };
     tx.audit_insert(&row).await?;
     Ok(Recorded(row, e.kind))
+}
+
+/// Adds `"via"` (the surface a change came through) to an event's metadata object.
+fn with_via(mut metadata: serde_json::Value, via: Option<&'static str>) -> serde_json::Value {
+    if let (Some(via), Some(obj)) = (via, metadata.as_object_mut()) {
+        obj.insert("via".into(), via.into());
+    }
+    metadata
 }
 
 /// The usual end of an audited change: record `e` in `tx`, commit, then journal it.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod audit;
 pub mod authorize;
+pub mod authz;
 pub mod client_auth;
 pub mod client_cache;
 pub mod clients;
@@ -14,6 +15,7 @@ pub mod introspect;
 pub mod kek;
 pub mod keys;
 pub mod login;
+pub mod manage;
 pub mod password;
 pub mod ratelimit;
 pub mod revoke;
@@ -35,6 +37,9 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// The caller is known and inside its scope, but its role lacks the permission (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Too many requests from this client or for this account.
     #[error("too many attempts; try again later")]
     RateLimited { retry_after: Duration },
@@ -116,12 +121,15 @@ pub struct Context {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The surface the change came through (`api`, `cli`), recorded in the audit metadata.
+    pub via: Option<&'static str>,
 }
 
 impl Context {
     pub fn cli() -> Context {
         Context {
             actor: Some(format!("cli:uid={}", nix::unistd::getuid())),
+            via: Some("cli"),
             ..Context::default()
         }
     }

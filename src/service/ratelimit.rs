@@ -48,6 +48,18 @@ impl Limiter {
         self.check_at(key, Instant::now())
     }
 
+    /// Whether `key` has a token left, without taking one: how a limit on failures is
+    /// enforced before the attempt (only failures take tokens, through [`Limiter::check`]).
+    pub fn exhausted(&self, key: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let rate_per_sec = self.per_minute / 60.0;
+        let map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = map.get(key)?;
+        let refilled = tokens + now.duration_since(*at).as_secs_f64() * rate_per_sec;
+        (refilled < 1.0)
+            .then(|| Duration::from_secs_f64(((1.0 - refilled) / rate_per_sec).ceil().max(1.0)))
+    }
+
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let rate_per_sec = self.per_minute / 60.0;
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());

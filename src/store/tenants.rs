@@ -73,6 +73,30 @@ impl Tx {
         row.map(Tenant::try_from).transpose()
     }
 
+    /// The tenant with this id, whatever its status (a credential names its tenant by id).
+    pub async fn tenant_by_id(&mut self, id: &str) -> Result<Option<Tenant>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"));
+        let row: Option<TenantRow> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(Tenant::try_from).transpose()
+    }
+
+    /// One page of tenants in creation order (ids are UUIDv7, so their text sorts by time),
+    /// after the tenant `after` (a keyset cursor: stable under inserts).
+    pub async fn tenants_page(&mut self, after: Option<&str>, limit: i64) -> Result<Vec<Tenant>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM tenants WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        ));
+        let rows: Vec<TenantRow> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
     pub async fn tenants_list(&mut self) -> Result<Vec<Tenant>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM tenants ORDER BY slug"));
         let rows: Vec<TenantRow> =

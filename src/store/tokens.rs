@@ -108,6 +108,19 @@ fn qualified(alias: &str, columns: &str) -> String {
         .join(", ")
 }
 
+impl Tx {
+    /// The tenant (its id) of the access token with this hash. Installation-wide on purpose:
+    /// the management API accepts a tenant's access token before it knows the tenant; the
+    /// token itself is then read through that tenant's scope.
+    pub async fn access_token_tenant(&mut self, token_hash: &str) -> Result<Option<String>> {
+        const SQL: &str = "SELECT tenant_id FROM access_tokens WHERE token_hash = $1";
+        Ok(on_tx!(self, |c| sqlx::query_scalar(SQL)
+            .bind(token_hash)
+            .fetch_optional(&mut **c)
+            .await?))
+    }
+}
+
 impl TenantScope<'_> {
     pub async fn access_get(&mut self, token_hash: &str) -> Result<Option<AccessRow>> {
         let sql = sqlx::AssertSqlSafe(format!(

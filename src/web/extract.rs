@@ -165,6 +165,7 @@ impl FromRequestParts<AppState> for RequestContext {
             ip: ip.map(|i| i.to_string()),
             user_agent,
             request_id: Some(request_id(parts)),
+            via: None,
         };
         Ok(RequestContext(ctx, ip))
     }

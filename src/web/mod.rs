@@ -2,6 +2,7 @@
 //! the layers every request passes through — request id and access log, metrics, timeout, body
 //! limit, JSON 404.
 
+pub mod api;
 pub mod conn;
 pub mod error;
 pub mod extract;
@@ -74,7 +75,9 @@ pub fn router(app: AppState, plane: Plane) -> Router {
         routes = routes.merge(ui::routes()).merge(oauth::routes());
     }
     if matches!(plane, Plane::All | Plane::Admin) {
-        routes = routes.route("/metrics", get(metrics::render));
+        routes = routes
+            .route("/metrics", get(metrics::render))
+            .merge(api::routes());
     }
     routes
         .route_layer(axum::middleware::from_fn(middleware::tag_route))

@@ -3,6 +3,7 @@
 mod common;
 
 mod access_log;
+mod api;
 mod api_tokens;
 mod audit_retention;
 mod browser;

@@ -1,0 +1,56 @@
+//! Tenants: platform callers list, create, disable and enable them; a tenant's owners update
+//! its settings; anyone with a role in it reads it.
+
+use super::{Page, PageRequest};
+use crate::app::App;
+use crate::domain::tenant::Tenant;
+use crate::service::authz::grant::{TenantRead, TenantWrite, TenantsManage, TenantsRead};
+use crate::service::authz::{Authorized, PlatformAuthorized};
+use crate::service::{Error, Result, admin};
+
+pub async fn list(
+    app: &App,
+    _auth: &PlatformAuthorized<TenantsRead>,
+    page: &PageRequest,
+) -> Result<Page<Tenant>> {
+    let (limit, after) = page.checked()?;
+    let mut tx = app.store.read().await?;
+    let rows = tx.tenants_page(after, limit + 1).await?;
+    Ok(Page::from_rows(rows, limit, |t| t.id.to_string()))
+}
+
+pub async fn create(
+    app: &App,
+    auth: &PlatformAuthorized<TenantsManage>,
+    slug: &str,
+    display_name: Option<&str>,
+) -> Result<Tenant> {
+    admin::tenant_create(app, slug, display_name, auth.ctx()).await
+}
+
+pub fn get(auth: &Authorized<TenantRead>) -> Tenant {
+    auth.tenant().clone()
+}
+
+pub async fn update(
+    app: &App,
+    auth: &Authorized<TenantWrite>,
+    display_name: &str,
+) -> Result<Tenant> {
+    admin::tenant_update(app, auth.tenant().slug.as_str(), display_name, auth.ctx()).await
+}
+
+/// Disables the tenant (and ends its sessions and tokens). `platform` itself cannot be: its
+/// users are the ones who would enable it again.
+pub async fn disable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tenant> {
+    if auth.tenant().slug.is_platform() {
+        return Err(Error::Conflict(
+            "the platform tenant cannot be disabled".into(),
+        ));
+    }
+    admin::tenant_disable(app, auth.tenant().slug.as_str(), auth.ctx()).await
+}
+
+pub async fn enable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tenant> {
+    admin::tenant_enable(app, auth.tenant().slug.as_str(), auth.ctx()).await
+}

@@ -1,0 +1,40 @@
+//! The management REST API under `/api/v1` (admin plane only): one file per resource, thin
+//! handlers (authorize → one `service::manage` call → JSON), and the OpenAPI 3.1 document
+//! generated from the handlers by utoipa (`openapi.rs`).
+
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+pub mod tenants;
+pub mod whoami;
+
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+/// Every API route, with its part of the document.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openapi::document))
+        .routes(routes!(whoami::whoami))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get, tenants::update))
+        .routes(routes!(tenants::disable))
+        .routes(routes!(tenants::enable))
+}
+
+/// The API's router: its routes, a JSON 404 for any other path under `/api/`, and the
+/// request id stamped into every error body.
+pub fn routes() -> Router<AppState> {
+    let (router, _) = api().split_for_parts();
+    router
+        .route("/api/{*rest}", axum::routing::any(unknown))
+        .route("/api", axum::routing::any(unknown))
+        .layer(axum::middleware::from_fn(problem::with_request_id))
+}
+
+async fn unknown() -> problem::Problem {
+    problem::Problem::not_found("endpoint")
+}
