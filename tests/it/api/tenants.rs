@@ -129,7 +129,12 @@ async fn tenant_callers_stay_in_their_tenant(store: Store) {
     );
     // Another tenant is indistinguishable from none.
     let other = api
-        .call("GET", "/api/v1/tenants/beta", Some(&owner), None)
+        .call(
+            "GET",
+            &format!("/api/v1/tenants/{}", api.b.slug.as_str()),
+            Some(&owner),
+            None,
+        )
         .await;
     let none = api
         .call("GET", "/api/v1/tenants/nope", Some(&owner), None)
