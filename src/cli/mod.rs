@@ -1,10 +1,12 @@
 //! The command line (clap): `serve` (default), `migrate`, `check-config`, `version`, the
 //! operator commands (`bootstrap`, `tenant`: see `identity.rs`; `user`: `users.rs`), and the hidden
-//! `gen-docs` used by packaging to write the man page and shell completions.
+//! `gen-docs` used by packaging to write the man page and shell completions. With the
+//! daemon's admin socket present, the operator commands go to the daemon (`remote.rs`).
 
 pub mod api_tokens;
 pub mod identity;
 pub mod oauth;
+pub mod remote;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +36,10 @@ environment variables (secrets may also come from X_FILE or systemd credentials)
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Operator commands: work on the database directly even when the daemon's admin socket
+    /// (/run/opentrusty/admin.sock or OPENTRUSTY_ADMIN_SOCKET) exists.
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 #[derive(Subcommand, Debug)]
