@@ -41,13 +41,51 @@ impl Socket {
         target: &str,
         body: Option<&serde_json::Value>,
     ) -> io::Result<Answer> {
+        let mut r = self.send(method, target, body, "application/json")?;
+        let head = read_head(&mut r)?;
+        read_body(r, &head)
+    }
+
+    /// GETs an NDJSON stream (`Accept: application/x-ndjson`) and hands each line to `each`
+    /// as it arrives, in constant memory however long the stream. An error answer is
+    /// returned whole, like [`Socket::call`]'s.
+    pub fn lines(&self, target: &str, mut each: impl FnMut(&str)) -> io::Result<Answer> {
+        let mut r = self.send("GET", target, None, "application/x-ndjson")?;
+        let head = read_head(&mut r)?;
+        if !(200..300).contains(&head.status) {
+            return read_body(r, &head);
+        }
+        let body: Box<dyn Read> = match head.framing {
+            Framing::Chunked => Box::new(Chunked::new(r)),
+            Framing::Length(n) => Box::new(r.take(n as u64)),
+            Framing::Close => Box::new(r),
+        };
+        for line in BufReader::new(body).lines() {
+            let line = line?;
+            if !line.trim().is_empty() {
+                each(&line);
+            }
+        }
+        Ok(Answer {
+            status: head.status,
+            body: Vec::new(),
+        })
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<&serde_json::Value>,
+        accept: &str,
+    ) -> io::Result<BufReader<UnixStream>> {
         let mut stream = UnixStream::connect(&self.0)?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut head = format!(
             "{method} {target} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: opentrusty-cli/{}\r\n\
-             Accept: application/json\r\nConnection: close\r\n",
+             Accept: {accept}\r\nConnection: close\r\n",
             env!("CARGO_PKG_VERSION")
         );
         if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
@@ -57,10 +95,22 @@ impl Socket {
             ));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
-        stream.flush()?;
-        read_answer(BufReader::new(stream))
+        head.push_str(&body);
+        // The daemon may answer (e.g. 401) and close before it has read the whole request:
+        // its answer is still there to read, and says more than the broken pipe.
+        match stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.flush())
+        {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(BufReader::new(stream))
     }
 }
 
@@ -71,7 +121,19 @@ fn bad(what: &str) -> io::Error {
     )
 }
 
-fn read_answer(mut r: impl BufRead) -> io::Result<Answer> {
+/// How the body of an answer ends (RFC 9112 §6.3).
+enum Framing {
+    Chunked,
+    Length(usize),
+    Close,
+}
+
+struct Head {
+    status: u16,
+    framing: Framing,
+}
+
+fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
     let mut line = String::new();
     r.read_line(&mut line)?;
     // "HTTP/1.1 200 OK"
@@ -80,8 +142,7 @@ fn read_answer(mut r: impl BufRead) -> io::Result<Answer> {
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .ok_or_else(|| bad("status line"))?;
-    let mut length = None;
-    let mut chunked = false;
+    let mut framing = Framing::Close;
     loop {
         line.clear();
         if r.read_line(&mut line)? == 0 {
@@ -93,55 +154,112 @@ fn read_answer(mut r: impl BufRead) -> io::Result<Answer> {
         }
         if let Some((name, value)) = l.split_once(':') {
             let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.parse::<usize>().map_err(|_| bad("content-length"))?);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.to_ascii_lowercase().contains("chunked");
+            if name.eq_ignore_ascii_case("transfer-encoding") {
+                if value.to_ascii_lowercase().contains("chunked") {
+                    framing = Framing::Chunked;
+                }
+            } else if name.eq_ignore_ascii_case("content-length")
+                && !matches!(framing, Framing::Chunked)
+            {
+                let n = value.parse::<usize>().map_err(|_| bad("content-length"))?;
+                framing = Framing::Length(n);
             }
         }
     }
-    let body = if chunked {
-        read_chunked(&mut r)?
-    } else if let Some(n) = length {
-        if n > MAX_BODY {
-            return Err(bad("too large"));
-        }
-        let mut b = vec![0; n];
-        r.read_exact(&mut b)?;
-        b
-    } else {
-        let mut b = Vec::new();
-        r.take(MAX_BODY as u64).read_to_end(&mut b)?;
-        b
-    };
-    Ok(Answer { status, body })
+    Ok(Head { status, framing })
 }
 
-fn read_chunked(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
+fn read_body(r: impl BufRead, head: &Head) -> io::Result<Answer> {
     let mut body = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line)?;
-        let size = line.trim().split(';').next().unwrap_or("");
-        let n = usize::from_str_radix(size.trim(), 16).map_err(|_| bad("chunk size"))?;
-        if n == 0 {
-            // Trailers, then the empty line.
-            loop {
-                line.clear();
-                if r.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                    return Ok(body);
+    let limit = MAX_BODY as u64 + 1;
+    match head.framing {
+        Framing::Chunked => Chunked::new(r).take(limit).read_to_end(&mut body)?,
+        Framing::Length(n) if n > MAX_BODY => return Err(bad("too large")),
+        Framing::Length(n) => {
+            body.resize(n, 0);
+            let mut r = r;
+            r.read_exact(&mut body)?;
+            n
+        }
+        Framing::Close => r.take(limit).read_to_end(&mut body)?,
+    };
+    if body.len() > MAX_BODY {
+        return Err(bad("too large"));
+    }
+    Ok(Answer {
+        status: head.status,
+        body,
+    })
+}
+
+#[cfg(test)]
+fn read_answer(mut r: impl BufRead) -> io::Result<Answer> {
+    let head = read_head(&mut r)?;
+    read_body(r, &head)
+}
+
+/// A chunked body as a plain reader (RFC 9112 §7.1); trailers are read and dropped.
+struct Chunked<R> {
+    inner: R,
+    /// Bytes left in the current chunk; `None` before a chunk-size line.
+    left: Option<usize>,
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    fn new(inner: R) -> Chunked<R> {
+        Chunked {
+            inner,
+            left: None,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut line = String::new();
+        loop {
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            match self.left {
+                Some(0) => {
+                    line.clear();
+                    self.inner.read_line(&mut line)?; // the CRLF after a chunk
+                    self.left = None;
+                }
+                Some(n) => {
+                    let want = n.min(buf.len());
+                    let got = self.inner.read(&mut buf[..want])?;
+                    if got == 0 {
+                        return Err(bad("truncated chunk"));
+                    }
+                    self.left = Some(n - got);
+                    return Ok(got);
+                }
+                None => {
+                    line.clear();
+                    if self.inner.read_line(&mut line)? == 0 {
+                        return Err(bad("truncated chunked body"));
+                    }
+                    let size = line.trim().split(';').next().unwrap_or("").trim();
+                    let n = usize::from_str_radix(size, 16).map_err(|_| bad("chunk size"))?;
+                    if n == 0 {
+                        // Trailers, then the empty line.
+                        loop {
+                            line.clear();
+                            if self.inner.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                                break;
+                            }
+                        }
+                        self.done = true;
+                    } else {
+                        self.left = Some(n);
+                    }
                 }
             }
         }
-        if body.len() + n > MAX_BODY {
-            return Err(bad("too large"));
-        }
-        let start = body.len();
-        body.resize(start + n, 0);
-        r.read_exact(&mut body[start..])?;
-        line.clear();
-        r.read_line(&mut line)?; // the CRLF after the chunk
     }
 }
 

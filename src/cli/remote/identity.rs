@@ -1,5 +1,7 @@
 //! `tenant ...` and `audit` through the daemon (`/api/v1/tenants`, `/api/v1/.../audit`).
 
+use std::collections::VecDeque;
+
 use serde_json::{Value, json};
 
 use super::{Remote, Result, tenant_path};
@@ -85,25 +87,28 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
     Ok(())
 }
 
-/// The newest `--limit` events, newest first, as the offline command shows them.
+/// The newest `--limit` events, newest first, as the offline command shows them. The API
+/// pages oldest first, so the filtered range is streamed (NDJSON) and only the last `limit`
+/// events are kept: constant memory however long the trail. Without `--tenant`, the
+/// platform's trail (every tenant's events).
 pub fn audit(r: &Remote, args: AuditArgs) -> Result<()> {
     let path = match &args.tenant {
         Some(slug) => tenant_path(slug, "audit"),
         None => "/api/v1/audit".to_owned(),
     };
     let limit = usize::try_from(args.limit).unwrap_or(50);
-    let mut rows = r.all(&path, limit)?;
-    // Newest first whatever order the pages come in (a stable sort keeps same-second order).
-    if rows.first().and_then(|f| f["created_at"].as_i64())
-        < rows.last().and_then(|l| l["created_at"].as_i64())
-    {
-        rows.reverse();
-    }
+    let mut last = VecDeque::with_capacity(limit.min(1024));
+    r.lines(&path, |event| {
+        if last.len() == limit {
+            last.pop_front();
+        }
+        last.push_back(event);
+    })?;
+    let rows: Vec<Value> = last.into_iter().rev().collect();
     let text = rows
         .iter()
         .map(|r| {
             let o = |v: &Value| v.as_str().unwrap_or("-").to_owned();
-            let event = r.get("event_type").unwrap_or(&r["type"]);
             let metadata = match &r["metadata"] {
                 Value::String(m) => m.clone(),
                 other => other.to_string(),
@@ -111,7 +116,7 @@ pub fn audit(r: &Remote, args: AuditArgs) -> Result<()> {
             format!(
                 "{}  {:<18} actor={} target={} ip={} {}",
                 when(r["created_at"].as_i64().unwrap_or(0)),
-                s(event),
+                s(&r["event_type"]),
                 o(&r["actor"]),
                 o(&r["target"]),
                 o(&r["ip"]),

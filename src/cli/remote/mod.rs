@@ -145,25 +145,21 @@ impl Remote {
         let answer = self
             .0
             .call(method, target, body.as_ref())
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::PermissionDenied => Failure::Api {
-                    status: 401,
-                    message: "permission denied on the socket".into(),
-                },
-                _ => Failure::Transport(e.to_string()),
-            })?;
-        if (200..300).contains(&answer.status) {
-            return Ok(answer.json());
-        }
-        let v = answer.json();
-        let message = v["message"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("the daemon answered {}", answer.status));
-        Err(Failure::Api {
-            status: answer.status,
-            message,
-        })
+            .map_err(transport)?;
+        checked(answer).map(|a| a.json())
+    }
+
+    /// An NDJSON export, one parsed line at a time (see [`Socket::lines`]).
+    pub fn lines(&self, target: &str, mut each: impl FnMut(Value)) -> Result<()> {
+        let answer = self
+            .0
+            .lines(target, |line| {
+                if let Ok(v) = serde_json::from_str(line) {
+                    each(v)
+                }
+            })
+            .map_err(transport)?;
+        checked(answer).map(drop)
     }
 
     pub fn get(&self, target: &str) -> Result<Value> {
@@ -192,6 +188,33 @@ impl Remote {
             }
         }
     }
+}
+
+fn transport(e: std::io::Error) -> Failure {
+    match e.kind() {
+        // The socket's mode let this user not even connect: not an operator either.
+        std::io::ErrorKind::PermissionDenied => Failure::Api {
+            status: 401,
+            message: "permission denied on the socket".into(),
+        },
+        _ => Failure::Transport(e.to_string()),
+    }
+}
+
+/// A 2xx answer, or the API's error as a [`Failure::Api`].
+fn checked(answer: http::Answer) -> Result<http::Answer> {
+    if (200..300).contains(&answer.status) {
+        return Ok(answer);
+    }
+    let v = answer.json();
+    let message = v["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("the daemon answered {}", answer.status));
+    Err(Failure::Api {
+        status: answer.status,
+        message,
+    })
 }
 
 /// A path segment, percent-encoded (RFC 3986 §2.3: only unreserved characters stay).
