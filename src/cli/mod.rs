@@ -31,7 +31,11 @@ pub const EX_NOPERM: u8 = 77;
 its own OpenID Provider at {OPENTRUSTY_PUBLIC_URL}/t/{tenant}.\n\nIt is configured with OPENTRUSTY_* \
 environment variables (secrets may also come from X_FILE or systemd credentials); run \
 `opentrusty check-config` to see the effective configuration.",
-    after_help = "Without a subcommand, `serve` runs."
+    after_help = "Without a subcommand, `serve` runs.\n\nThe operator commands (tenant, user, client, \
+keys, audit, api-token) are sent to the running daemon over its admin socket when it exists \
+(/run/opentrusty/admin.sock, or OPENTRUSTY_ADMIN_SOCKET): root, the daemon's user and members of \
+group opentrusty act as a platform owner, and the daemon does the work with its own configuration. \
+Without the socket, or with --offline, they work on the database directly."
 )]
 pub struct Cli {
     #[command(subcommand)]
