@@ -297,6 +297,8 @@ fn a_peer_that_is_not_an_operator_gets_401() {
         e.contains("does not accept") && e.contains("opentrusty"),
         "{e}"
     );
+    // The daemon's own 401 (the socket let nobody connect), not a refused connect.
+    assert!(e.contains("bearer token is required"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
     let list = ok_json(&offline(dir.path(), &["tenant", "list", "--json"]));
     assert_eq!(list, serde_json::json!([]), "nothing was created");
@@ -536,6 +538,9 @@ fn user_client_key_token_and_audit_commands_go_to_the_daemon() {
             rows.iter().all(|r| r["actor"] == format!("local:{me}")),
             "{rows:?}"
         );
+        // Without --tenant: the platform's trail, which holds acme's events too.
+        let all = run(&["audit", "--json", "--limit", "1"]);
+        assert_eq!(all.as_array().unwrap().len(), 1);
         let text = remote(
             &socket,
             cwd.path(),
