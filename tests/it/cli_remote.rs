@@ -538,6 +538,7 @@ fn user_client_key_token_and_audit_commands_go_to_the_daemon() {
             rows.iter().all(|r| r["actor"] == format!("local:{me}")),
             "{rows:?}"
         );
+        assert_eq!(rows[0]["event_type"], "api_token.revoked", "{rows:?}");
         // Without --tenant: the platform's trail, which holds acme's events too.
         let all = run(&["audit", "--json", "--limit", "1"]);
         assert_eq!(all.as_array().unwrap().len(), 1);

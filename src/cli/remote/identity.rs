@@ -98,7 +98,13 @@ pub fn audit(r: &Remote, args: AuditArgs) -> Result<()> {
     };
     let limit = usize::try_from(args.limit).unwrap_or(50);
     let mut last = VecDeque::with_capacity(limit.min(1024));
-    r.lines(&path, |event| {
+    r.lines(&path, |mut event| {
+        // The API names it `type`; the offline command's rows say `event_type`.
+        if event.get("event_type").is_none()
+            && let Some(t) = event.get("type").cloned()
+        {
+            event["event_type"] = t;
+        }
         if last.len() == limit {
             last.pop_front();
         }
