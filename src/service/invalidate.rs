@@ -82,7 +82,12 @@ pub async fn listen(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut failures: u64 = 0;
     loop {
         let event = tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => break,
+            _ = shutdown.wait_for(|s| *s) => {
+                // Requests still drain after this; with nobody listening, they read the
+                // database rather than caches nobody invalidates any more.
+                set_caches(&app, true);
+                break;
+            }
             e = listener.next() => e,
         };
         match event {
@@ -125,5 +130,33 @@ pub async fn listen(app: AppState, mut shutdown: watch::Receiver<bool>) {
                 tracing::warn!(payload = %payload.chars().take(100).collect::<String>(), "unrecognized cache invalidation; dropped every cache");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Gate;
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_stored() {
+        let gate = Gate::default();
+        let ticket = gate.ticket().unwrap();
+        assert!(gate.admits(ticket));
+        // A change's notification arrives while the read is in flight.
+        gate.bump();
+        assert!(!gate.admits(ticket));
+        assert!(gate.admits(gate.ticket().unwrap()));
+    }
+
+    #[test]
+    fn an_off_cache_is_neither_read_nor_filled() {
+        let gate = Gate::default();
+        let before = gate.ticket().unwrap();
+        gate.set_off(true);
+        assert_eq!(gate.ticket(), None);
+        assert!(!gate.admits(before), "a read from before the loss");
+        gate.set_off(false);
+        assert!(!gate.admits(before), "nor after the reconnect");
+        assert!(gate.admits(gate.ticket().unwrap()));
     }
 }
