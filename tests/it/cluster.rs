@@ -340,3 +340,122 @@ fn changes_reach_the_other_node_within_a_second() {
         node2.token(&rot, &new_secret) == 200
     });
 }
+
+/// Every store write to something a node caches is announced with its typed payload, only
+/// when it commits, and a write that matched nothing or rolled back announces nothing.
+#[tokio::test]
+async fn every_cached_write_is_announced_at_commit() {
+    use opentrusty::domain::tenant::{Slug, Status};
+    use opentrusty::store::KeyRow;
+    use opentrusty::store::notify::{Event, Invalidation};
+
+    let Some(store) =
+        crate::common::stores::postgres("every_cached_write_is_announced_at_commit").await
+    else {
+        return;
+    };
+    let mut listener = store.cache_listener().expect("PostgreSQL has a listener");
+    assert!(matches!(listener.next().await, Event::Connected));
+    let mut next = async || -> Option<Invalidation> {
+        match tokio::time::timeout(Duration::from_millis(500), listener.next()).await {
+            Ok(Event::Changed(what)) => Some(what),
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => None,
+        }
+    };
+    let app = crate::oauth_world::app(store.clone());
+    let now = app.clock.now();
+    let slug = Slug::parse("acme").unwrap();
+
+    let acme = crate::oauth_world::tenant(&app, "acme").await;
+    assert_eq!(next().await, Some(Invalidation::Tenant(acme.id)));
+    let mut tx = store.begin().await.unwrap();
+    tx.tenant_set_status(&slug, Status::Disabled, now)
+        .await
+        .unwrap();
+    tx.tenant_set_name(&slug, "Acme", now).await.unwrap();
+    tx.commit().await.unwrap();
+    // Identical notifications of one transaction are delivered once (PostgreSQL folds them).
+    assert_eq!(next().await, Some(Invalidation::Tenant(acme.id)));
+    let mut tx = store.begin().await.unwrap();
+    tx.tenant_set_status(&slug, Status::Active, now)
+        .await
+        .unwrap();
+    drop(tx); // rolled back
+    let missing = Slug::parse("nope").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.tenant_set_status(&missing, Status::Active, now)
+            .await
+            .is_err()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, None, "a rollback or a miss announces nothing");
+
+    let (c, _) = crate::oauth_world::client(&app, &acme, &["client_credentials"], false).await;
+    let changed = Invalidation::Client {
+        tenant: acme.id,
+        client_id: c.client_id.clone(),
+    };
+    let id = c.client_id.as_str();
+    assert_eq!(next().await, Some(changed.clone()), "client_insert");
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme)
+        .client_set_secret(id, "h", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, Some(changed.clone()), "client_set_secret");
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme)
+        .client_set_status(id, Status::Disabled, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, Some(changed.clone()), "client_set_status");
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme)
+        .client_set_introspection(id, true, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        next().await,
+        Some(changed.clone()),
+        "client_set_introspection"
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme).client_delete(id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, Some(changed), "client_delete");
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.scope(&acme).client_delete(id).await.is_err());
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, None, "deleting nothing announces nothing");
+
+    let row = KeyRow {
+        kid: "k1".into(),
+        alg: "RS256".into(),
+        generation: 1,
+        activates_at: now,
+        private_key: "sealed".into(),
+        kek_id: "kek".into(),
+        created_at: now,
+    };
+    let keys = Some(Invalidation::Keys(acme.id));
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme).key_insert(&row).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, keys, "key_insert");
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme)
+        .key_set_activation("k1", now + 60)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, keys, "key_set_activation");
+    let mut tx = store.begin().await.unwrap();
+    tx.scope(&acme).key_delete("k1").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, keys, "key_delete");
+}
