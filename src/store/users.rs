@@ -76,6 +76,22 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// A user row with its management role (`users.role`, migration 0009).
+#[derive(FromRow)]
+struct WithRole {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role: Option<String>,
+}
+
+/// What a page of users is narrowed to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserFilter<'a> {
+    /// A prefix of the (case-folded) email.
+    pub email_prefix: Option<&'a str>,
+    pub status: Option<Status>,
+}
+
 /// What a new user starts with.
 pub struct NewUser<'a> {
     pub email: &'a Email,
@@ -157,6 +173,73 @@ impl TenantScope<'_> {
             .fetch_optional(&mut **c)
             .await?);
         row.map(User::try_from).transpose()
+    }
+
+    /// One page of users in creation order (ids are UUIDv7) after the user `after` (a keyset
+    /// cursor, stable under inserts), each with its management role. `email_prefix` (already
+    /// case-folded) and `status` narrow the page. The statement carries only the conditions in
+    /// use, so each shape gets a plan that walks the `(tenant_id, id)` index (or
+    /// `(tenant_id, status, id)`, migration 0011) from the cursor on, not a generic plan.
+    pub async fn users_page(
+        &mut self,
+        after: Option<&str>,
+        limit: i64,
+        filter: &UserFilter<'_>,
+    ) -> Result<Vec<(User, Option<String>)>> {
+        let prefix = filter.email_prefix;
+        let prefix_chars = prefix.map(|p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        let status = filter.status.map(Status::as_str);
+        let mut sql = format!("SELECT {COLUMNS}, u.role FROM users u WHERE u.tenant_id = $1");
+        let mut n = 1;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if after.is_some() {
+            sql += &format!(" AND u.id > {}", param());
+        }
+        if prefix.is_some() {
+            let (len, p) = (param(), param());
+            sql += &format!(" AND substr(u.email, 1, {len}) = {p}");
+        }
+        if status.is_some() {
+            sql += &format!(" AND u.status = {}", param());
+        }
+        sql += &format!(" ORDER BY u.id LIMIT {}", param());
+        let sql = sqlx::AssertSqlSafe(sql);
+        let tenant = self.tenant_id();
+        // Bound in the order the conditions were written above.
+        let rows: Vec<WithRole> = on_tx!(self.tx, |c| {
+            let mut q = sqlx::query_as(sql).bind(&tenant);
+            if let Some(a) = after {
+                q = q.bind(a);
+            }
+            if let (Some(len), Some(p)) = (prefix_chars, prefix) {
+                q = q.bind(len).bind(p);
+            }
+            if let Some(s) = status {
+                q = q.bind(s);
+            }
+            q.bind(limit).fetch_all(&mut **c).await?
+        });
+        rows.into_iter()
+            .map(|r| Ok((User::try_from(r.user)?, r.role)))
+            .collect()
+    }
+
+    /// The user and its management role.
+    pub async fn user_with_role(&mut self, id: UserId) -> Result<Option<(User, Option<String>)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, u.role FROM users u WHERE u.tenant_id = $1 AND u.id = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<WithRole> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(|r| Ok((User::try_from(r.user)?, r.role)))
+            .transpose()
     }
 
     pub async fn users_list(&mut self) -> Result<Vec<User>> {

@@ -3,3 +3,5 @@
 
 mod harness;
 mod tenants;
+mod user_sessions;
+mod users;

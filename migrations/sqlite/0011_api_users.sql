@@ -1,0 +1,4 @@
+-- Management API, users (issue 10): a page of users filtered by status walks this index from
+-- the cursor on, in creation order (ids are UUIDv7), instead of filtering the whole tenant.
+-- The unfiltered page uses the (tenant_id, id) index of the users table's UNIQUE constraint.
+CREATE INDEX users_tenant_status ON users (tenant_id, status, id);
