@@ -92,6 +92,24 @@ pub struct UserFilter<'a> {
     pub status: Option<Status>,
 }
 
+/// The least string above every string that starts with `prefix`, in byte (= code point)
+/// order: the prefix with its last character incremented (characters that cannot be are
+/// dropped first). `None` when there is no such bound (then only `>= prefix` applies).
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// What a new user starts with.
 pub struct NewUser<'a> {
     pub email: &'a Email,
@@ -187,7 +205,7 @@ impl TenantScope<'_> {
         filter: &UserFilter<'_>,
     ) -> Result<Vec<(User, Option<String>)>> {
         let prefix = filter.email_prefix;
-        let prefix_chars = prefix.map(|p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        let upper = prefix.and_then(prefix_end);
         let status = filter.status.map(Status::as_str);
         let mut sql = format!("SELECT {COLUMNS}, u.role FROM users u WHERE u.tenant_id = $1");
         let mut n = 1;
@@ -198,9 +216,14 @@ impl TenantScope<'_> {
         if after.is_some() {
             sql += &format!(" AND u.id > {}", param());
         }
+        // A prefix is the range [prefix, prefix_end) in byte order (`users.email` compares
+        // bytes: SQLite's BINARY collation, "C" on PostgreSQL since 0011), which the
+        // (tenant_id, email) index serves.
         if prefix.is_some() {
-            let (len, p) = (param(), param());
-            sql += &format!(" AND substr(u.email, 1, {len}) = {p}");
+            sql += &format!(" AND u.email >= {}", param());
+        }
+        if upper.is_some() {
+            sql += &format!(" AND u.email < {}", param());
         }
         if status.is_some() {
             sql += &format!(" AND u.status = {}", param());
@@ -214,8 +237,11 @@ impl TenantScope<'_> {
             if let Some(a) = after {
                 q = q.bind(a);
             }
-            if let (Some(len), Some(p)) = (prefix_chars, prefix) {
-                q = q.bind(len).bind(p);
+            if let Some(p) = prefix {
+                q = q.bind(p);
+            }
+            if let Some(u) = &upper {
+                q = q.bind(u);
             }
             if let Some(s) = status {
                 q = q.bind(s);
@@ -437,5 +463,26 @@ impl TenantScope<'_> {
             q.execute(&mut **c).await?.rows_affected()
         });
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_ranges_cover_exactly_the_prefixed() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        for (p, s) in [
+            ("bob", "bob@x.io"),
+            ("bo", "bo\u{10FFFF}z"),
+            ("é", "é\u{10FFFF}"),
+        ] {
+            assert!(p <= s && s < prefix_end(p).unwrap().as_str(), "{p} {s}");
+        }
+        assert!("boc" >= prefix_end("bob").unwrap().as_str());
     }
 }

@@ -32,6 +32,20 @@ pub async fn user_create(
 ) -> Result<User> {
     let email = parse_email(input.email)?;
     let password = input.password.map(parse_password).transpose()?;
+    let p = &input.profile;
+    for (field, value) in [
+        ("given_name", &p.given_name),
+        ("family_name", &p.family_name),
+        ("name", &p.name),
+        ("nickname", &p.nickname),
+        ("picture", &p.picture),
+        ("locale", &p.locale),
+        ("zoneinfo", &p.zoneinfo),
+    ] {
+        if let Some(v) = value {
+            check_claim(field, v)?;
+        }
+    }
     let hash = match password {
         Some(p) => Some(app.hasher.hash(p.expose().to_owned()).await?),
         None => None,
@@ -136,6 +150,26 @@ pub struct ProfilePatch {
     pub email_verified: Option<bool>,
 }
 
+/// The rules of a profile claim (422 naming the field): at most 500 characters, no control
+/// characters (PostgreSQL cannot store NUL; none belongs in a name), `picture` an https URL.
+pub fn check_claim(field: &str, value: &str) -> Result<()> {
+    let value = value.trim();
+    if value.chars().count() > 500 {
+        return Err(Error::Invalid(format!(
+            "{field} is too long: at most 500 characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    if field == "picture" && !value.is_empty() && !value.starts_with("https://") {
+        return Err(Error::Invalid("picture must be an https:// URL".into()));
+    }
+    Ok(())
+}
+
 impl ProfilePatch {
     pub fn is_empty(&self) -> bool {
         self.email_verified.is_none() && self.claims().iter().all(|(_, v)| v.is_none())
@@ -156,16 +190,8 @@ impl ProfilePatch {
     /// The field rules (422 naming the field), checked before anything changes.
     pub fn check(&self) -> Result<()> {
         for (field, value) in self.claims() {
-            let Some(value) = value.as_deref().map(str::trim) else {
-                continue;
-            };
-            if value.chars().count() > 500 {
-                return Err(Error::Invalid(format!(
-                    "{field} is too long: at most 500 characters"
-                )));
-            }
-            if field == "picture" && !value.is_empty() && !value.starts_with("https://") {
-                return Err(Error::Invalid("picture must be an https:// URL".into()));
+            if let Some(v) = value {
+                check_claim(field, v)?;
             }
         }
         if self.is_empty() {

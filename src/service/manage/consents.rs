@@ -43,7 +43,10 @@ pub async fn revoke(
     id: UserId,
     client_id: &str,
 ) -> Result<()> {
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID {
+    if client_id.is_empty()
+        || client_id.len() > MAX_CLIENT_ID
+        || client_id.chars().any(char::is_control)
+    {
         return Err(Error::NotFound("consent"));
     }
     let now = app.clock.now();

@@ -58,7 +58,7 @@ pub async fn end_one(
     id: UserId,
     sid: &str,
 ) -> Result<()> {
-    if sid.is_empty() || sid.len() > MAX_SID {
+    if sid.is_empty() || sid.len() > MAX_SID || sid.chars().any(char::is_control) {
         return Err(Error::NotFound("session"));
     }
     let now = app.clock.now();

@@ -62,9 +62,12 @@ pub async fn list(
         .as_deref()
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty());
-    if prefix.as_ref().is_some_and(|p| p.len() > 254) {
+    if let Some(p) = &prefix
+        && (p.len() > 254 || p.chars().any(char::is_control))
+    {
         return Err(Error::Invalid(
-            "email is too long to be a prefix of an address (at most 254 bytes)".into(),
+            "email must be the start of an address: at most 254 bytes, no control characters"
+                .into(),
         ));
     }
     let status = filter.status.as_deref().map(parse_status).transpose()?;
@@ -116,17 +119,6 @@ pub async fn create(app: &App, auth: &Authorized<UsersWrite>, new: NewAccount) -
         name: clean(new.name),
         ..Profile::default()
     };
-    for (field, v) in [
-        ("given_name", &profile.given_name),
-        ("family_name", &profile.family_name),
-        ("name", &profile.name),
-    ] {
-        if v.as_ref().is_some_and(|v| v.chars().count() > 500) {
-            return Err(Error::Invalid(format!(
-                "{field} is too long: at most 500 characters"
-            )));
-        }
-    }
     let input = UserInput {
         email: &new.email,
         password: new.password.as_deref(),

@@ -266,6 +266,25 @@ async fn other_tenants_and_odd_ids(store: Store) {
             }
         }
     }
+    // Ids that are no ids, of an existing user's session or consent: 404 as well.
+    let ours = create(&api, &api.a, &a, "ann@example.com").await;
+    let ours = format!("{}/{}", users(&api.a), ours["id"].as_str().unwrap());
+    for tail in [
+        "/sessions/%00",
+        "/sessions/..%2f",
+        "/consents/%00",
+        "/consents/%C3%A9",
+    ] {
+        let r = api
+            .call("DELETE", &format!("{ours}{tail}"), Some(&a), None)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{tail}: {}", r.json);
+    }
+    let long = format!("{ours}/sessions/{}", "a".repeat(10_000));
+    assert_eq!(
+        api.call("DELETE", &long, Some(&a), None).await.status,
+        StatusCode::NOT_FOUND
+    );
     // The B user is untouched and B's own owner still sees it.
     let same = api
         .call("GET", &format!("{}/{bid}", users(&api.b)), Some(&b), None)
@@ -275,8 +294,10 @@ async fn other_tenants_and_odd_ids(store: Store) {
         api.call("GET", &users(&api.b), Some(&a), None).await.status,
         StatusCode::NOT_FOUND
     );
-    // A listing of A shows nothing of B.
+    // A listing of A shows its own user and nothing of B.
     let list = api.call("GET", &users(&api.a), Some(&a), None).await;
-    assert_eq!(list.json["items"], json!([]));
+    let items = list.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.json);
+    assert_eq!(items[0]["email"], "ann@example.com");
 }
 both_backends!(other_tenants_and_odd_ids);

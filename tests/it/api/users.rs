@@ -185,6 +185,7 @@ async fn create_list_get_patch(store: Store) {
     for (body, field) in [
         (json!({"status": "gone"}), "status"),
         (json!({"given_name": "x".repeat(501)}), "given_name"),
+        (json!({"family_name": "a\u{0}b"}), "family_name"),
         (json!({}), "nothing to change"),
         (json!({"email": "new@example.com"}), "email"),
     ] {
@@ -206,6 +207,11 @@ async fn create_list_get_patch(store: Store) {
             json!({"email": "w@example.com", "status": "active"}),
             "status",
         ),
+        (
+            json!({"email": "w@example.com", "given_name": "\u{0}"}),
+            "given_name",
+        ),
+        (json!({"email": "w\u{0}@example.com"}), "email"),
     ] {
         let r = api
             .call("POST", &users(&api.a), Some(&admin), Some(body))
@@ -217,7 +223,14 @@ async fn create_list_get_patch(store: Store) {
             r.json
         );
     }
-    for q in ["status=gone", "limit=0", "limit=501", "limit=x"] {
+    for q in [
+        "status=gone",
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "email=%00",
+        "cursor=%00",
+    ] {
         let r = api
             .call(
                 "GET",
