@@ -320,6 +320,12 @@ pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context
     user_set_status_id(app, tenant, user.id, Status::Disabled, None, ctx).await
 }
 
+/// Enables a disabled user again (its ended sessions and tokens stay ended).
+pub async fn user_enable(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
+    let user = find_user(app, tenant, email).await?;
+    user_set_status_id(app, tenant, user.id, Status::Active, None, ctx).await
+}
+
 /// Disables (ending every session, token and code in the same transaction; never the last
 /// active owner) or enables the user.
 pub async fn user_set_status_id(
