@@ -96,9 +96,8 @@ pub async fn role_of(app: &App, tenant: &Tenant, user: &User) -> Result<Option<R
 
 /// Refuses (409) when `user` is an active owner and no other active owner would remain: a
 /// tenant is never left without someone who may grant roles. Returns the user's stored role. Runs inside the change's own
-/// transaction, so two concurrent demotions cannot both pass on SQLite's single writer; on
-/// PostgreSQL the later of two concurrent demotions of the last two owners can still pass
-/// (no predicate lock), which leaves the operator's CLI as the way back.
+/// transaction, so two concurrent demotions cannot both pass: SQLite has a single writer, and
+/// on PostgreSQL the count first locks the tenant's owner rows (`owners_other_than`).
 pub(crate) async fn keep_an_owner(
     scope: &mut TenantScope<'_>,
     user: &User,

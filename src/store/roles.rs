@@ -1,7 +1,7 @@
 //! Management roles of a tenant's users (tenant-scoped): read, set, and the count of active
 //! owners that keeps a tenant from losing its last one.
 
-use super::{Error, Result, TenantScope, on_tx};
+use super::{Error, Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::UserId;
 
@@ -34,11 +34,19 @@ impl TenantScope<'_> {
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
-    /// Active users holding `owner`, other than `except`.
+    /// Active users holding `owner`, other than `except`. On PostgreSQL the tenant's owner rows
+    /// are locked first (`FOR UPDATE`), so of two concurrent demotions of the last two owners
+    /// the second waits for the first and then counts what it left: it cannot pass as well.
+    /// SQLite needs no lock: its write transactions begin `IMMEDIATE`, one at a time.
     pub async fn owners_other_than(&mut self, except: UserId) -> Result<i64> {
         const SQL: &str = "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner' \
                            AND status = 'active' AND id <> $2";
+        const LOCK: &str =
+            "SELECT id FROM users WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE";
         let tenant = self.tenant_id();
+        if let Tx::Postgres(c) = &mut *self.tx {
+            sqlx::query(LOCK).bind(&tenant).fetch_all(&mut **c).await?;
+        }
         let (n,): (i64,) = on_tx!(self.tx, |c| sqlx::query_as(SQL)
             .bind(&tenant)
             .bind(except.to_string())

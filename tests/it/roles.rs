@@ -83,3 +83,30 @@ async fn roles_and_the_last_owner(store: Store) {
     );
 }
 both_backends!(roles_and_the_last_owner);
+
+/// Two owners demoted at the same time, in fresh tenants over and over: never both (the
+/// second waits for the first's lock on PostgreSQL; SQLite writes one at a time).
+async fn concurrent_demotions_keep_an_owner(store: Store) {
+    let app = app(store);
+    let ctx = Context::default();
+    for round in 0..15 {
+        let t = tenant(&app, &format!("round{round}")).await;
+        user(&app, &t, "x@example.com").await;
+        user(&app, &t, "y@example.com").await;
+        for email in ["x@example.com", "y@example.com"] {
+            roles::set_role(&app, &t, email, Some(Role::Owner), &ctx)
+                .await
+                .unwrap();
+        }
+        let (rx, ry) = tokio::join!(
+            roles::set_role(&app, &t, "x@example.com", None, &ctx),
+            roles::set_role(&app, &t, "y@example.com", None, &ctx)
+        );
+        assert!(
+            rx.is_err() || ry.is_err(),
+            "round {round}: both of the last two owners were demoted"
+        );
+        conflict(if rx.is_err() { rx } else { ry });
+    }
+}
+both_backends!(concurrent_demotions_keep_an_owner);
