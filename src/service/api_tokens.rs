@@ -85,8 +85,9 @@ pub async fn create(
     if let Some(c) = creator
         && !c.may_grant(role)
     {
-        return Err(Error::Invalid(format!(
-            "role {role} is above what the caller may grant"
+        // A question of privilege, not of a malformed field: 403 on the API.
+        return Err(Error::Forbidden(format!(
+            "role {role} is above what the caller ({c}) may grant"
         )));
     }
     let now = app.clock.now();
@@ -120,6 +121,17 @@ pub async fn create(
 pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<ApiTokenRow>> {
     let mut tx = app.store.read().await?;
     Ok(tx.scope(tenant).api_tokens_list().await?)
+}
+
+/// Up to `limit` of the tenant's tokens after the token id `after`, in creation order.
+pub async fn page(
+    app: &App,
+    tenant: &Tenant,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ApiTokenRow>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.scope(tenant).api_tokens_page(after, limit).await?)
 }
 
 /// Revokes token `id` of `tenant`; another tenant's token is "not found".

@@ -60,6 +60,25 @@ impl TenantScope<'_> {
             .await?))
     }
 
+    /// Up to `limit` of the tenant's tokens after the token id `after`, in creation order
+    /// (ids are UUIDv7).
+    pub async fn api_tokens_page(
+        &mut self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ApiTokenRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+
     /// Revokes the token `id` of this tenant; false when there is no such live token here.
     pub async fn api_token_revoke(&mut self, id: &str, now: UnixTime) -> Result<bool> {
         const SQL: &str = "UPDATE api_tokens SET revoked_at = $3 \

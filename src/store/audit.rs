@@ -105,3 +105,99 @@ impl Row {
         }
     }
 }
+
+/// Which events a page or an export holds; `None` matches every event. `since` is inclusive,
+/// `until` exclusive (Unix seconds).
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub event_type: Option<String>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// A stored event with its id (UUIDv7: id order is creation order, the keyset of pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub row: AuditRow,
+}
+
+#[derive(FromRow)]
+struct IdRow {
+    id: String,
+    #[sqlx(flatten)]
+    row: Row,
+}
+
+const SELECT_ID: &str = "SELECT id, event_type, tenant_id, actor, target, ip, user_agent, \
+                         request_id, metadata, created_at FROM audit_events";
+/// The filter after the scope condition: the cursor is always bound ("" is before every id)
+/// and so are the time bounds, so each page is one range scan of the id index.
+const FILTER: &str = "id > $2 AND created_at >= $3 AND created_at < $4 \
+                      AND ($5 IS NULL OR event_type = $5) AND ($6 IS NULL OR actor = $6) \
+                      AND ($7 IS NULL OR target = $7) ORDER BY id LIMIT $8";
+
+impl TenantScope<'_> {
+    /// Up to `limit` of this tenant's events matching `f` after the event id `after`, oldest
+    /// first.
+    pub async fn audit_page(
+        &mut self,
+        f: &AuditFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT_ID} WHERE tenant_id = $1 AND {FILTER}"));
+        let tenant = self.tenant_id();
+        let rows: Vec<IdRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(after.unwrap_or(""))
+            .bind(f.since.unwrap_or(i64::MIN))
+            .bind(f.until.unwrap_or(i64::MAX))
+            .bind(f.event_type.as_deref())
+            .bind(f.actor.as_deref())
+            .bind(f.target.as_deref())
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        Ok(rows.into_iter().map(IdRow::into_event).collect())
+    }
+}
+
+impl Tx {
+    /// Up to `limit` events of every tenant and of the installation (or of the tenant with id
+    /// `tenant` only) matching `f` after the event id `after`, oldest first (platform callers).
+    pub async fn audit_page_global(
+        &mut self,
+        tenant: Option<TenantId>,
+        f: &AuditFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT_ID} WHERE ($1 IS NULL OR tenant_id = $1) AND {FILTER}"
+        ));
+        let rows: Vec<IdRow> = on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(tenant.map(|t| t.to_string()))
+            .bind(after.unwrap_or(""))
+            .bind(f.since.unwrap_or(i64::MIN))
+            .bind(f.until.unwrap_or(i64::MAX))
+            .bind(f.event_type.as_deref())
+            .bind(f.actor.as_deref())
+            .bind(f.target.as_deref())
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        Ok(rows.into_iter().map(IdRow::into_event).collect())
+    }
+}
+
+impl IdRow {
+    fn into_event(self) -> AuditEvent {
+        AuditEvent {
+            id: self.id,
+            row: self.row.into_audit(),
+        }
+    }
+}

@@ -4,6 +4,10 @@
 //! installation, see `service::authz`) and audits its change in the same transaction.
 //! Lists are pages in creation order with keyset cursors.
 
+pub mod api_tokens;
+pub mod audit;
+pub mod clients;
+pub mod keys;
 pub mod tenants;
 
 use serde::Serialize;

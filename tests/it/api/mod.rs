@@ -1,5 +1,10 @@
 //! The management API (issue 10), driven through the admin plane's router the way a script
 //! or the console would call it: harness, per-resource suites and the authorization matrix.
 
+mod api_tokens;
+mod audit;
+mod clients;
 mod harness;
+mod keys;
+mod relying_party;
 mod tenants;
