@@ -168,15 +168,28 @@ pub struct TokenCaller {
 /// The caller behind a presented token, or `None` for anything that is not a live token of
 /// ours (unknown, revoked, expired, malformed): the API answers all of those alike with 401.
 pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCaller>> {
+    Ok(authenticate_with_tenant(app, presented)
+        .await?
+        .map(|(caller, _)| caller))
+}
+
+/// [`authenticate`], with the token's tenant as it is now (any status: the caller decides),
+/// read in the same statement as the token. Nothing is cached: revocation and expiry take
+/// effect on the next request.
+pub async fn authenticate_with_tenant(
+    app: &App,
+    presented: &str,
+) -> Result<Option<(TokenCaller, Tenant)>> {
     if presented.len() > MAX_LEN || !presented.starts_with(PREFIX) {
         return Ok(None);
     }
     let now = app.clock.now();
     let found = {
         let mut tx = app.store.read().await?;
-        tx.api_token_by_hash(&secret::hash(presented)).await?
+        tx.api_token_with_tenant(&secret::hash(presented)).await?
     };
-    let Some(row) = found.filter(|r| r.revoked_at.is_none() && r.expires_at > now) else {
+    let Some((row, tenant)) = found.filter(|(r, _)| r.revoked_at.is_none() && r.expires_at > now)
+    else {
         return Ok(None);
     };
     let Some(role) = Role::parse(&row.role) else {
@@ -190,12 +203,13 @@ pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCall
         tx.api_token_touch(&row.tenant_id, &row.id, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(TokenCaller {
+    let caller = TokenCaller {
         token_id: row.id,
         tenant_id: row.tenant_id,
         name: row.name,
         role,
-    }))
+    };
+    Ok(Some((caller, tenant)))
 }
 
 #[cfg(test)]

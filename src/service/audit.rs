@@ -7,7 +7,7 @@ use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 use crate::store::Tx;
-use crate::store::audit::{AuditEvent, AuditFilter, AuditRow};
+use crate::store::audit::{AuditEvent, AuditFilter, AuditLine, AuditRow};
 use crate::systemd;
 
 use super::{Context, Result};
@@ -244,6 +244,22 @@ pub async fn page(
     })
 }
 
+/// Up to `limit` events of `of` as JSON objects rendered by the store (see
+/// `store::audit::AuditLine`), for exports.
+pub async fn lines(
+    app: &App,
+    of: &Of,
+    f: &AuditFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditLine>> {
+    let mut tx = app.store.read().await?;
+    Ok(match of {
+        Of::Tenant(t) => tx.scope(t).audit_lines(f, after, limit).await?,
+        Of::Installation(t) => tx.audit_lines_global(*t, f, after, limit).await?,
+    })
+}
+
 /// Rows per database round trip of an export: large enough that the per-query cost vanishes,
 /// small enough that an export holds a few hundred kilobytes at most, however long it is.
 pub const EXPORT_PAGE: i64 = 1000;
@@ -275,12 +291,12 @@ impl Export {
         }
     }
 
-    /// The next page, or `None` after the last one.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<AuditEvent>>> {
+    /// The next page (one JSON object per event), or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<AuditLine>>> {
         if self.done {
             return Ok(None);
         }
-        let rows = page(
+        let rows = lines(
             &self.app,
             &self.of,
             &self.filter,

@@ -4,8 +4,9 @@
 
 use sqlx::FromRow;
 
-use super::{Result, TenantScope, Tx, on_tx};
+use super::{Error, Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
+use crate::domain::tenant::{Slug, Status, Tenant};
 
 #[derive(FromRow, Clone, Debug, serde::Serialize)]
 pub struct ApiTokenRow {
@@ -127,5 +128,49 @@ impl Tx {
             .await?
             .rows_affected());
         Ok(())
+    }
+}
+
+/// A token row with its tenant, read in one statement (authentication: every statement on
+/// SQLite costs a hand-off to the connection's thread, so the tenant is joined rather than
+/// read a second time).
+#[derive(FromRow)]
+struct WithTenant {
+    #[sqlx(flatten)]
+    token: ApiTokenRow,
+    t_slug: String,
+    t_display_name: String,
+    t_status: String,
+    t_created_at: i64,
+    t_updated_at: i64,
+}
+
+impl Tx {
+    /// The token with this hash and its tenant, whatever their state (see
+    /// [`Tx::api_token_by_hash`]).
+    pub async fn api_token_with_tenant(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiTokenRow, Tenant)>> {
+        const SQL: &str = "SELECT k.id, k.tenant_id, k.name, k.role, k.created_by, k.created_at, \
+            k.expires_at, k.last_used_at, k.revoked_at, t.slug AS t_slug, \
+            t.display_name AS t_display_name, t.status AS t_status, \
+            t.created_at AS t_created_at, t.updated_at AS t_updated_at \
+            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.token_hash = $1";
+        let row: Option<WithTenant> = on_tx!(self, |c| sqlx::query_as(SQL)
+            .bind(token_hash)
+            .fetch_optional(&mut **c)
+            .await?);
+        let Some(r) = row else { return Ok(None) };
+        let corrupt = |what: &str| Error::Corrupt(format!("tenants.{what}"));
+        let tenant = Tenant {
+            id: r.token.tenant_id.parse().map_err(|_| corrupt("id"))?,
+            slug: Slug::parse(&r.t_slug).map_err(|_| corrupt("slug"))?,
+            display_name: r.t_display_name,
+            status: Status::parse(&r.t_status).ok_or_else(|| corrupt("status"))?,
+            created_at: r.t_created_at,
+            updated_at: r.t_updated_at,
+        };
+        Ok(Some((r.token, tenant)))
     }
 }

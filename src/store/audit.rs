@@ -201,3 +201,87 @@ impl IdRow {
         }
     }
 }
+
+/// A stored event as one JSON object rendered by the database (the NDJSON export): decoding
+/// two columns instead of ten, and no JSON work in the process, is what lets an export run
+/// at hundreds of thousands of events a second. The object has the management API's field
+/// names (`web::api::audit::AuditEventView`; a test compares the two renderings).
+#[derive(Clone, Debug, FromRow)]
+pub struct AuditLine {
+    pub id: String,
+    pub line: String,
+}
+
+/// The object of [`AuditLine`]: SQLite keeps a malformed metadata text as a JSON string;
+/// PostgreSQL (without a validity test before version 16) relies on every writer storing
+/// `serde_json` output, as `service::audit` does.
+fn line_select(pg: bool) -> &'static str {
+    if pg {
+        "SELECT id, json_build_object('id', id, 'type', event_type, 'tenant', tenant_id, \
+         'actor', actor, 'target', target, 'ip', ip, 'user_agent', user_agent, \
+         'request_id', request_id, 'metadata', metadata::json, 'created_at', created_at)::text \
+         AS line FROM audit_events"
+    } else {
+        "SELECT id, json_object('id', id, 'type', event_type, 'tenant', tenant_id, \
+         'actor', actor, 'target', target, 'ip', ip, 'user_agent', user_agent, \
+         'request_id', request_id, 'metadata', json(CASE WHEN json_valid(metadata) \
+         THEN metadata ELSE json_quote(metadata) END), 'created_at', created_at) AS line \
+         FROM audit_events"
+    }
+}
+
+fn is_pg(tx: &Tx) -> bool {
+    matches!(tx, Tx::Postgres(_) | Tx::PostgresConn(_))
+}
+
+impl TenantScope<'_> {
+    /// As [`TenantScope::audit_page`], rendered as JSON lines.
+    pub async fn audit_lines(
+        &mut self,
+        f: &AuditFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditLine>> {
+        let select = line_select(is_pg(self.tx));
+        let sql = sqlx::AssertSqlSafe(format!("{select} WHERE tenant_id = $1 AND {FILTER}"));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(after.unwrap_or(""))
+            .bind(f.since.unwrap_or(i64::MIN))
+            .bind(f.until.unwrap_or(i64::MAX))
+            .bind(f.event_type.as_deref())
+            .bind(f.actor.as_deref())
+            .bind(f.target.as_deref())
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+}
+
+impl Tx {
+    /// As [`Tx::audit_page_global`], rendered as JSON lines.
+    pub async fn audit_lines_global(
+        &mut self,
+        tenant: Option<TenantId>,
+        f: &AuditFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditLine>> {
+        let select = line_select(is_pg(self));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{select} WHERE ($1 IS NULL OR tenant_id = $1) AND {FILTER}"
+        ));
+        Ok(on_tx!(self, |c| sqlx::query_as(sql)
+            .bind(tenant.map(|t| t.to_string()))
+            .bind(after.unwrap_or(""))
+            .bind(f.since.unwrap_or(i64::MIN))
+            .bind(f.until.unwrap_or(i64::MAX))
+            .bind(f.event_type.as_deref())
+            .bind(f.actor.as_deref())
+            .bind(f.target.as_deref())
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+}

@@ -182,12 +182,25 @@ async fn api_changes_are_audited(store: Store) {
         .await;
     let kinds: Vec<Value> = items(&window).iter().map(|e| e["type"].clone()).collect();
     assert_eq!(kinds, [json!("client.updated")], "{}", window.json);
-    for bad in ["since=yesterday", "limit=0", "limit=501", "cursor=%20x"] {
+    for bad in [
+        "since=yesterday",
+        "until=1.5",
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "cursor=%20x",
+    ] {
         let r = api.call("GET", &q(bad), Some(&viewer), None).await;
         assert_eq!(
             r.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{bad}: {}",
+            r.json
+        );
+        let field = bad.split('=').next().unwrap();
+        assert!(
+            r.json["message"].as_str().unwrap().contains(field),
+            "{}",
             r.json
         );
     }
@@ -286,3 +299,37 @@ async fn export_spans_many_pages(store: Store) {
     assert_eq!(rest[0], lines[1000]);
 }
 both_backends!(export_spans_many_pages);
+
+/// The document has these routes, and both answers of the audit trail.
+async fn document_has_these_routes(store: Store) {
+    let api = Api::new(store).await;
+    let doc = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    let paths = &doc.json["paths"];
+    for (path, methods) in [
+        ("/api/v1/tenants/{slug}/clients", &["get", "post"][..]),
+        (
+            "/api/v1/tenants/{slug}/clients/{client_id}",
+            &["get", "patch", "delete"],
+        ),
+        (
+            "/api/v1/tenants/{slug}/clients/{client_id}/secret",
+            &["post"],
+        ),
+        ("/api/v1/tenants/{slug}/keys", &["get"]),
+        ("/api/v1/tenants/{slug}/keys/rotate", &["post"]),
+        ("/api/v1/tenants/{slug}/api-tokens", &["get", "post"]),
+        ("/api/v1/tenants/{slug}/api-tokens/{id}", &["delete"]),
+        ("/api/v1/tenants/{slug}/audit", &["get"]),
+        ("/api/v1/audit", &["get"]),
+    ] {
+        for m in methods {
+            assert!(paths[path][m]["security"].is_array(), "{m} {path} missing");
+        }
+    }
+    for path in ["/api/v1/tenants/{slug}/audit", "/api/v1/audit"] {
+        let content = &paths[path]["get"]["responses"]["200"]["content"];
+        assert!(content["application/json"].is_object(), "{content}");
+        assert!(content["application/x-ndjson"].is_object(), "{content}");
+    }
+}
+both_backends!(document_has_these_routes);
