@@ -186,10 +186,9 @@ pub async fn authenticate_with_tenant(
     let now = app.clock.now();
     let found = {
         let mut tx = app.store.read().await?;
-        tx.api_token_with_tenant(&secret::hash(presented)).await?
+        tx.api_token_live(&secret::hash(presented), now).await?
     };
-    let Some((row, tenant)) = found.filter(|(r, _)| r.revoked_at.is_none() && r.expires_at > now)
-    else {
+    let Some((row, tenant)) = found else {
         return Ok(None);
     };
     let Some(role) = Role::parse(&row.role) else {

@@ -131,13 +131,23 @@ impl Tx {
     }
 }
 
-/// A token row with its tenant, read in one statement (authentication: every statement on
-/// SQLite costs a hand-off to the connection's thread, so the tenant is joined rather than
-/// read a second time).
+/// What authenticating a token needs, with its tenant, read in one statement: every
+/// statement on SQLite costs a hand-off to the connection's thread, and every column a copy,
+/// so the tenant is joined rather than read a second time, and revoked or expired tokens are
+/// filtered by the query.
+#[derive(FromRow, Clone, Debug)]
+pub struct LiveToken {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub role: String,
+    pub last_used_at: Option<i64>,
+}
+
 #[derive(FromRow)]
-struct WithTenant {
+struct LiveWithTenant {
     #[sqlx(flatten)]
-    token: ApiTokenRow,
+    token: LiveToken,
     t_slug: String,
     t_display_name: String,
     t_status: String,
@@ -146,19 +156,21 @@ struct WithTenant {
 }
 
 impl Tx {
-    /// The token with this hash and its tenant, whatever their state (see
-    /// [`Tx::api_token_by_hash`]).
-    pub async fn api_token_with_tenant(
+    /// The live (not revoked, not expired at `now`) token with this hash and its tenant, of
+    /// any status (see [`Tx::api_token_by_hash`]).
+    pub async fn api_token_live(
         &mut self,
         token_hash: &str,
-    ) -> Result<Option<(ApiTokenRow, Tenant)>> {
-        const SQL: &str = "SELECT k.id, k.tenant_id, k.name, k.role, k.created_by, k.created_at, \
-            k.expires_at, k.last_used_at, k.revoked_at, t.slug AS t_slug, \
-            t.display_name AS t_display_name, t.status AS t_status, \
+        now: UnixTime,
+    ) -> Result<Option<(LiveToken, Tenant)>> {
+        const SQL: &str = "SELECT k.id, k.tenant_id, k.name, k.role, k.last_used_at, \
+            t.slug AS t_slug, t.display_name AS t_display_name, t.status AS t_status, \
             t.created_at AS t_created_at, t.updated_at AS t_updated_at \
-            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.token_hash = $1";
-        let row: Option<WithTenant> = on_tx!(self, |c| sqlx::query_as(SQL)
+            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id \
+            WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND k.expires_at > $2";
+        let row: Option<LiveWithTenant> = on_tx!(self, |c| sqlx::query_as(SQL)
             .bind(token_hash)
+            .bind(now)
             .fetch_optional(&mut **c)
             .await?);
         let Some(r) = row else { return Ok(None) };
