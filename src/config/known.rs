@@ -34,6 +34,8 @@ pub const KNOWN: &[Known] = &[
     var("PUBLIC_URL"),
     var("LISTEN"),
     var("ADMIN_LISTEN"),
+    // Read by the operator commands only: where the daemon's admin socket is (cli::remote).
+    var("ADMIN_SOCKET"),
     var("LOG"),
     var("LOG_FORMAT"),
     var("MIGRATE_ON_START"),
@@ -54,6 +56,7 @@ pub const KNOWN: &[Known] = &[
     var("TRUSTED_PROXIES"),
     var("LOGIN_RATE_PER_IP"),
     var("LOGIN_RATE_PER_ACCOUNT"),
+    var("API_AUTH_FAILURES_PER_IP"),
     secret("KEY_ENCRYPTION_KEY", "key-encryption-key"),
     var("KEY_ROTATION_DAYS"),
     var("REFRESH_REUSE_GRACE"),

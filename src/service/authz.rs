@@ -23,8 +23,6 @@ use crate::protocol::{limits, secret};
 /// The scope a client must be registered for, and granted, for its access tokens to reach
 /// the management API.
 pub const ADMIN_SCOPE: &str = "opentrusty:admin";
-/// Failed authentications per client IP and minute before the API answers 429.
-pub const FAILURES_PER_MINUTE: u32 = 20;
 
 /// What a caller is, for `whoami` and the audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,7 +234,8 @@ pub fn authorize<G: Grant>(
     }
     let ctx = Context {
         actor: Some(principal.audit_name(Some(tenant.id))),
-        via: Some("api"),
+        // The API's requests say nothing; the offline CLI says `cli`.
+        via: ctx.via.or(Some("api")),
         ..ctx.clone()
     };
     Ok(Authorized {
@@ -259,7 +258,8 @@ pub fn authorize_platform<G: Grant>(
     }
     let ctx = Context {
         actor: Some(principal.audit_name(None)),
-        via: Some("api"),
+        // The API's requests say nothing; the offline CLI says `cli`.
+        via: ctx.via.or(Some("api")),
         ..ctx.clone()
     };
     Ok(PlatformAuthorized {

@@ -7,8 +7,12 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod keys;
+pub mod roles;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 
 use serde::Serialize;
 

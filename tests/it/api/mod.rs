@@ -3,8 +3,12 @@
 
 mod api_tokens;
 mod audit;
+mod callers;
 mod clients;
 mod harness;
 mod keys;
+mod matrix;
 mod relying_party;
 mod tenants;
+mod user_sessions;
+mod users;
