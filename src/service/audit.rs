@@ -7,7 +7,7 @@ use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 use crate::store::Tx;
-use crate::store::audit::{AuditEvent, AuditFilter, AuditLine, AuditRow};
+use crate::store::audit::{AuditChunk, AuditEvent, AuditFilter, AuditRow};
 use crate::systemd;
 
 use super::{Context, Result};
@@ -253,19 +253,19 @@ pub async fn page(
     })
 }
 
-/// Up to `limit` events of `of` as JSON objects rendered by the store (see
-/// `store::audit::AuditLine`), for exports.
-pub async fn lines(
+/// Up to `limit` events of `of` as one chunk of JSON lines rendered by the store (see
+/// `store::audit::AuditChunk`), for exports.
+pub async fn chunk(
     app: &App,
     of: &Of,
     f: &AuditFilter,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<AuditLine>> {
+) -> Result<AuditChunk> {
     let mut tx = app.store.read().await?;
     Ok(match of {
-        Of::Tenant(t) => tx.scope(t).audit_lines(f, after, limit).await?,
-        Of::Installation(t) => tx.audit_lines_global(*t, f, after, limit).await?,
+        Of::Tenant(t) => tx.scope(t).audit_chunk(f, after, limit).await?,
+        Of::Installation(t) => tx.audit_chunk_global(*t, f, after, limit).await?,
     })
 }
 
@@ -300,12 +300,12 @@ impl Export {
         }
     }
 
-    /// The next page (one JSON object per event), or `None` after the last one.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<AuditLine>>> {
+    /// The next page as JSON lines (without a final newline), or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<String>> {
         if self.done {
             return Ok(None);
         }
-        let rows = lines(
+        let page = chunk(
             &self.app,
             &self.of,
             &self.filter,
@@ -313,11 +313,13 @@ impl Export {
             EXPORT_PAGE,
         )
         .await?;
-        self.done = (rows.len() as i64) < EXPORT_PAGE;
-        match rows.last() {
-            Some(last) => self.after = Some(last.id.clone()),
-            None => return Ok(None),
+        self.done = page.count < EXPORT_PAGE;
+        match (page.last_id, page.lines) {
+            (Some(last), Some(lines)) if page.count > 0 => {
+                self.after = Some(last);
+                Ok(Some(lines))
+            }
+            _ => Ok(None),
         }
-        Ok(Some(rows))
     }
 }

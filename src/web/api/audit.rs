@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::service::audit::Of;
 use crate::service::authz::{self, grant};
 use crate::service::manage::{PageRequest, audit};
-use crate::store::audit::{AuditEvent, AuditFilter, AuditLine};
+use crate::store::audit::{AuditEvent, AuditFilter};
 
 pub const NDJSON: &str = "application/x-ndjson";
 
@@ -222,7 +222,7 @@ async fn answer(
         loop {
             let chunk = match export.next_page().await {
                 Ok(None) => return,
-                Ok(Some(rows)) => lines(rows),
+                Ok(Some(page)) => lines(page),
                 Err(e) => {
                     // Headers are gone: the client sees the body end without its last
                     // chunk (an aborted transfer), never a silently short export.
@@ -242,14 +242,11 @@ async fn answer(
     Ok(res)
 }
 
-/// One page as JSON lines (each object rendered by the store with this module's field names:
-/// see `store::audit::AuditLine`).
-fn lines(rows: Vec<AuditLine>) -> std::io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(rows.iter().map(|r| r.line.len() + 1).sum());
-    for r in rows {
-        buf.extend_from_slice(r.line.as_bytes());
-        buf.push(b'\n');
-    }
+/// One page as JSON lines (the objects rendered by the store with this module's field
+/// names: see `store::audit::AuditChunk`).
+fn lines(page: String) -> std::io::Result<Bytes> {
+    let mut buf = page.into_bytes();
+    buf.push(b'\n');
     Ok(Bytes::from(buf))
 }
 
