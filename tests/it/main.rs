@@ -15,6 +15,7 @@ mod cli_roles;
 mod cli_safety;
 mod client_access;
 mod cluster;
+mod cluster_api;
 mod config_errors;
 mod connections;
 mod credentials;
