@@ -120,17 +120,27 @@ fn too_large(e: BytesRejection) -> Problem {
 /// Parses a JSON body: malformed JSON is 400, a well-formed body with a missing, unknown or
 /// mistyped field is 422 with serde's message, which names the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => Problem::invalid(format!("invalid body: {e}")),
-            Category::Syntax | Category::Eof | Category::Io => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("malformed JSON: {e}"),
-            ),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|err| rejection(&err.path().to_string(), err.into_inner()))?;
+    // Data after the value is malformed JSON, as `serde_json::from_slice` would say.
+    de.end().map_err(|e| rejection("", e))?;
+    Ok(value)
+}
+
+fn rejection(path: &str, e: serde_json::Error) -> Problem {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data if !path.is_empty() && path != "." => {
+            Problem::invalid(format!("invalid body: field `{path}`: {e}"))
         }
-    })
+        Category::Data => Problem::invalid(format!("invalid body: {e}")),
+        Category::Syntax | Category::Eof | Category::Io => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("malformed JSON: {e}"),
+        ),
+    }
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
