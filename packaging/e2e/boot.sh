@@ -38,6 +38,13 @@ for u in opentrusty.service opentrusty.socket opentrusty-admin.socket; do
     mkdir -p "$U/$u.d"
     printf '[Unit]\nDefaultDependencies=no\n' > "$U/$u.d/e2e.conf"
 done
+# The README's `systemd-run ... opentrusty bootstrap` makes a transient unit run-*.service: it gets
+# the same (prefix drop-in, systemd.unit(5)). And should anything still pull in sysinit.target,
+# it is masked in this namespace's /etc overlay: the start fails instead of running sysinit.
+mkdir -p "$U/run-.service.d"
+printf '[Unit]\nDefaultDependencies=no\n' > "$U/run-.service.d/e2e.conf"
+ln -sf /dev/null /etc/systemd/system/sysinit.target
+
 # systemd makes / shared at boot only outside containers; with container=other it leaves our
 # private mounts as they are. Credentials (LoadCredential=) are prepared in a child mount namespace
 # and moved to /run/credentials/UNIT, which only reaches PID 1's view through shared propagation;
