@@ -58,7 +58,7 @@ impl App {
         let login_limits = LoginLimits {
             per_ip: Limiter::new(config.identity.login_rate_per_ip),
             per_account: Limiter::new(config.identity.login_rate_per_account),
-            api_failures: Limiter::new(crate::service::authz::FAILURES_PER_MINUTE),
+            api_failures: Limiter::new(config.identity.api_auth_failures_per_ip),
         };
         let metrics = web::metrics::Metrics::install();
         let writes = GroupWriter::new(store.clone());

@@ -55,6 +55,7 @@ struct Raw {
     trusted_proxies: Option<String>,
     login_rate_per_ip: Option<String>,
     login_rate_per_account: Option<String>,
+    api_auth_failures_per_ip: Option<String>,
     key_encryption_key: Option<String>,
     key_rotation_days: Option<String>,
     refresh_reuse_grace: Option<String>,
@@ -363,6 +364,12 @@ impl Config {
                 "LOGIN_RATE_PER_IP",
                 raw.login_rate_per_ip.as_deref(),
                 60,
+                1..=1_000_000,
+            )?,
+            api_auth_failures_per_ip: parse_u32(
+                "API_AUTH_FAILURES_PER_IP",
+                raw.api_auth_failures_per_ip.as_deref(),
+                20,
                 1..=1_000_000,
             )?,
             login_rate_per_account: parse_u32(

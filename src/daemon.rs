@@ -122,6 +122,12 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
         app.clone(),
         stop_rx.clone(),
     ));
+    // PostgreSQL: other nodes' (and the CLI's) changes drop this node's cached tenants,
+    // clients and keys as they commit. SQLite: nothing to listen to; the caches' TTLs apply.
+    tokio::spawn(crate::service::invalidate::listen(
+        app.clone(),
+        stop_rx.clone(),
+    ));
     for l in &listeners {
         tracing::info!(listener = %l.describe, "listening");
     }

@@ -32,7 +32,9 @@ pub mod process;
 /// thumbprints over aws-lc-rs) in `protocol::jose`.
 pub mod protocol;
 /// Use cases: the only place that opens transactions (login, sessions, audit, admin), apart
-/// from the batches of `store::group`.
+/// from the batches of `store::group`. `service::authz` authenticates management callers and
+/// alone constructs the proofs of permission (`Authorized<G>`) that every management use case
+/// in `service::manage` takes, for the API and the CLI alike.
 pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
 /// codes and tokens in `store::group`.
@@ -40,5 +42,6 @@ pub mod store;
 /// The systemd surface: socket activation, sd_notify, watchdog, journald layer.
 pub mod systemd;
 /// HTTP transport (axum on hyper): the accept loop with connection deadlines and drain
-/// (`web::conn`), routers per plane, middleware, error rendering.
+/// (`web::conn`), routers per plane, middleware, error rendering; the management REST API
+/// and its generated OpenAPI document in `web::api` (admin plane only).
 pub mod web;

@@ -91,6 +91,10 @@ impl Config {
                 self.identity.login_rate_per_account.to_string(),
             ),
             (
+                "API_AUTH_FAILURES_PER_IP".into(),
+                self.identity.api_auth_failures_per_ip.to_string(),
+            ),
+            (
                 "KEY_ENCRYPTION_KEY".into(),
                 if self.oauth.key_encryption_key.is_some() {
                     "(set)"

@@ -26,6 +26,8 @@ pub struct IdentityConfig {
     pub login_rate_per_ip: u32,
     /// Login attempts per minute against one account.
     pub login_rate_per_account: u32,
+    /// Failed management API authentications per minute from one client IP before 429.
+    pub api_auth_failures_per_ip: u32,
 }
 
 /// An IP network in CIDR form (`10.0.0.0/8`, `::1/128`; a bare address is a /32 or /128).

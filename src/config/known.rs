@@ -54,6 +54,7 @@ pub const KNOWN: &[Known] = &[
     var("TRUSTED_PROXIES"),
     var("LOGIN_RATE_PER_IP"),
     var("LOGIN_RATE_PER_ACCOUNT"),
+    var("API_AUTH_FAILURES_PER_IP"),
     secret("KEY_ENCRYPTION_KEY", "key-encryption-key"),
     var("KEY_ROTATION_DAYS"),
     var("REFRESH_REUSE_GRACE"),

@@ -23,8 +23,6 @@ use crate::protocol::{limits, secret};
 /// The scope a client must be registered for, and granted, for its access tokens to reach
 /// the management API.
 pub const ADMIN_SCOPE: &str = "opentrusty:admin";
-/// Failed authentications per client IP and minute before the API answers 429.
-pub const FAILURES_PER_MINUTE: u32 = 20;
 
 /// What a caller is, for `whoami` and the audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]

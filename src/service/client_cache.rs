@@ -1,7 +1,12 @@
-//! A short-lived, per-node cache of clients (with their secret hashes), so client
-//! authentication at the back-channel endpoints costs no database round trip. A secret
-//! rotated or a client deleted through another process is seen within [`TTL`] seconds; changes
-//! made through this node invalidate at once.
+//! A per-node cache of clients (with their secret hashes), so client authentication at the
+//! back-channel endpoints costs no database round trip.
+//!
+//! What bounds staleness: on PostgreSQL, every write to a client (secret rotated, disabled,
+//! updated, deleted, created) notifies all nodes in its transaction and each daemon's listener
+//! drops the entry on arrival (`service::invalidate`), so the change is seen within
+//! milliseconds; while that listener is disconnected the cache is bypassed. On SQLite (the CLI
+//! may write while the daemon runs) entries live for [`TTL`] seconds. Changes made through
+//! this node invalidate at once.
 //!
 //! The client id comes from the request, so it is attacker input: one longer than
 //! [`limits::CLIENT_ID`] is unknown without a query and without an entry, and "no such client"
@@ -19,6 +24,9 @@ use crate::domain::tenant::Tenant;
 use crate::protocol::limits;
 use crate::store;
 
+use super::invalidate::Gate;
+
+/// Seconds an entry is trusted: the bound on staleness on SQLite, a safety net on PostgreSQL.
 pub const TTL: i64 = 5;
 /// Clients found: only registered clients land here; beyond the bound the map starts over.
 const MAX_FOUND: usize = 10_000;
@@ -34,6 +42,7 @@ type Map<T> = RwLock<HashMap<(TenantId, String), (UnixTime, T)>>;
 pub struct ClientCache {
     found: Map<Entry>,
     missing: Map<()>,
+    gate: Gate,
 }
 
 fn fresh<T: Clone>(map: &Map<T>, key: &(TenantId, String), now: UnixTime) -> Option<T> {
@@ -42,8 +51,18 @@ fn fresh<T: Clone>(map: &Map<T>, key: &(TenantId, String), now: UnixTime) -> Opt
     (now - at < TTL).then(|| v.clone())
 }
 
-fn put<T>(map: &Map<T>, key: (TenantId, String), value: T, now: UnixTime, max: usize) {
+struct Put<'a> {
+    gate: &'a Gate,
+    ticket: u64,
+    now: UnixTime,
+}
+
+fn put<T>(map: &Map<T>, at: &Put<'_>, key: (TenantId, String), value: T, max: usize) {
+    let now = at.now;
     if let Ok(mut m) = map.write() {
+        if !at.gate.admits(at.ticket) {
+            return;
+        }
         if m.len() >= max {
             m.retain(|_, (at, _)| now - *at < TTL);
             if m.len() >= max {
@@ -68,30 +87,52 @@ impl ClientCache {
         }
         let now = app.clock.now();
         let key = (tenant.id, client_id.to_owned());
-        if let Some(e) = fresh(&self.found, &key, now) {
-            return Ok(Some(e));
-        }
-        if fresh(&self.missing, &key, now).is_some() {
-            return Ok(None);
+        let ticket = self.gate.ticket();
+        if ticket.is_some() {
+            if let Some(e) = fresh(&self.found, &key, now) {
+                return Ok(Some(e));
+            }
+            if fresh(&self.missing, &key, now).is_some() {
+                return Ok(None);
+            }
         }
         let found = {
             let mut tx = app.store.read().await?;
             tx.scope(tenant).client_get(client_id).await?.map(Arc::new)
         };
-        match &found {
-            Some(e) => put(&self.found, key, e.clone(), now, MAX_FOUND),
-            None => put(&self.missing, key, (), now, MAX_MISSING),
+        if let Some(ticket) = ticket {
+            let at = Put {
+                gate: &self.gate,
+                ticket,
+                now,
+            };
+            match &found {
+                Some(e) => put(&self.found, &at, key, e.clone(), MAX_FOUND),
+                None => put(&self.missing, &at, key, (), MAX_MISSING),
+            }
         }
         Ok(found)
     }
 
     pub fn invalidate(&self, tenant: TenantId, client_id: &str) {
+        self.gate.bump();
         let key = (tenant, client_id.to_owned());
         if let Ok(mut m) = self.found.write() {
             m.remove(&key);
         }
         if let Ok(mut m) = self.missing.write() {
             m.remove(&key);
+        }
+    }
+
+    /// Drops every entry; with `off`, keeps the cache bypassed until called with `false`.
+    pub fn set_off(&self, off: bool) {
+        self.gate.set_off(off);
+        if let Ok(mut m) = self.found.write() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.missing.write() {
+            m.clear();
         }
     }
 

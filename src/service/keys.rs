@@ -2,6 +2,13 @@
 //! demand, the JWKS, and an in-memory cache of parsed keys so signing never re-parses DER.
 //! Several nodes over one database agree because every decision is made from the rows and
 //! the clock (`protocol::keyring`), and a generation number is unique per tenant and alg.
+//!
+//! What bounds the staleness of the cache: on PostgreSQL, every write to a tenant's keys
+//! notifies all nodes in its transaction and each daemon's listener drops that tenant's entry
+//! on arrival (`service::invalidate`), so a key rotated by another node or the CLI is published
+//! within milliseconds; while that listener is disconnected the cache is bypassed. On SQLite
+//! an entry is re-read after at most [`CACHE_TTL`] (or SIGHUP). Changes made through this
+//! process invalidate at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -9,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::json;
 use tokio::sync::OnceCell;
 
+use super::invalidate::Gate;
 use super::kek::Kek;
 use super::{Error, Result};
 use crate::app::App;
@@ -20,7 +28,8 @@ use crate::protocol::jose::{self, SigningKey};
 use crate::protocol::keyring::{self, KeyMeta};
 use crate::store::KeyRow;
 
-/// A node re-reads a tenant's keys at least this often (well below `keyring::PUBLISH_LEAD`).
+/// A node re-reads a tenant's keys at least this often (well below `keyring::PUBLISH_LEAD`):
+/// the bound on staleness on SQLite, a safety net on PostgreSQL.
 const CACHE_TTL: i64 = 60;
 
 /// The parsed, published keys of one tenant.
@@ -47,6 +56,7 @@ impl TenantKeys {
 pub struct Keys {
     kek: OnceCell<Kek>,
     cache: RwLock<HashMap<TenantId, Arc<TenantKeys>>>,
+    gate: Gate,
 }
 
 fn aad(tenant: TenantId, alg: SigningAlg, generation: i64) -> String {
@@ -65,12 +75,21 @@ impl Keys {
     /// Forgets every tenant's parsed keys (SIGHUP: the next request re-reads the database, so
     /// a key rotated by the CLI is picked up at once instead of within `CACHE_TTL`).
     pub fn invalidate_all(&self) {
+        self.gate.bump();
         if let Ok(mut c) = self.cache.write() {
             c.clear();
         }
     }
 
+    /// Drops every tenant's keys; with `off`, keeps the cache bypassed until called with
+    /// `false` (the invalidation listener is disconnected).
+    pub fn set_off(&self, off: bool) {
+        self.gate.set_off(off);
+        self.invalidate_all();
+    }
+
     pub fn invalidate(&self, tenant: TenantId) {
+        self.gate.bump();
         if let Ok(mut c) = self.cache.write() {
             c.remove(&tenant);
         }
@@ -80,7 +99,9 @@ impl Keys {
     /// first RS256 key of a tenant that has none.
     pub async fn for_tenant(&self, app: &App, tenant: &Tenant) -> Result<Arc<TenantKeys>> {
         let now = app.clock.now();
-        if let Ok(c) = self.cache.read()
+        let ticket = self.gate.ticket();
+        if ticket.is_some()
+            && let Ok(c) = self.cache.read()
             && let Some(k) = c.get(&tenant.id)
             && now < k.fresh_until
         {
@@ -92,7 +113,10 @@ impl Keys {
             loaded = self.load(app, tenant, now).await?;
         }
         let loaded = Arc::new(loaded);
-        if let Ok(mut c) = self.cache.write() {
+        if let Some(ticket) = ticket
+            && let Ok(mut c) = self.cache.write()
+            && self.gate.admits(ticket)
+        {
             c.insert(tenant.id, loaded.clone());
         }
         Ok(loaded)

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod end_session;
 pub mod housekeeping;
 pub mod introspect;
+pub mod invalidate;
 pub mod kek;
 pub mod keys;
 pub mod login;

@@ -1,8 +1,12 @@
 //! OAuth clients of a tenant (tenant-scoped). List columns are stored as space-separated text
 //! (redirect URIs cannot contain spaces; scopes and grant types are tokens).
+//!
+//! Every write here ends with [`TenantScope::client_changed`], which tells the other nodes'
+//! client caches (`notify.rs`) inside the same transaction: a new write function must too.
 
 use sqlx::FromRow;
 
+use super::notify::Invalidation;
 use super::{Error, Result, TenantScope, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::client::{AuthMethod, Client, ClientKind, GrantType, RedirectUri, SigningAlg};
@@ -132,7 +136,20 @@ impl TenantScope<'_> {
             .await
             .map_err(|e| Error::conflict_as(e, "client id"))?
             .rows_affected());
-        Ok(())
+        // Other nodes may hold this id as "no such client".
+        self.client_changed(1, &c.client_id).await
+    }
+
+    /// Announces a change to one client when `rows` (affected by the write) is not zero.
+    pub(super) async fn client_changed(&mut self, rows: u64, client_id: &str) -> Result<()> {
+        if rows == 0 {
+            return Ok(());
+        }
+        let what = Invalidation::Client {
+            tenant: self.tenant(),
+            client_id: client_id.to_owned(),
+        };
+        self.tx.notify(&what).await
     }
 
     /// The active client and its secret hash (None for public clients). A disabled client
@@ -198,6 +215,7 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
+        self.client_changed(n, client_id).await?;
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
@@ -219,6 +237,7 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
+        self.client_changed(n, client_id).await?;
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
@@ -240,6 +259,7 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
+        self.client_changed(n, client_id).await?;
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
@@ -253,6 +273,7 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
+        self.client_changed(n, client_id).await?;
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 }

@@ -1,8 +1,10 @@
 //! Signing keys of a tenant (tenant-scoped). The private key column holds ciphertext only;
 //! encryption and decryption happen in the service layer with the key-encryption key.
+//! Every write tells the other nodes' key caches (`notify.rs`) inside its transaction.
 
 use sqlx::FromRow;
 
+use super::notify::Invalidation;
 use super::{Error, Result, TenantScope, on_tx};
 use crate::clock::UnixTime;
 
@@ -49,7 +51,7 @@ impl TenantScope<'_> {
             .await
             .map_err(|e| Error::conflict_as(e, "signing key generation"))?
             .rows_affected());
-        Ok(())
+        self.keys_changed().await
     }
 
     pub async fn key_delete(&mut self, kid: &str) -> Result<()> {
@@ -61,7 +63,7 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
-        Ok(())
+        self.keys_changed().await
     }
 
     /// Moves a pending key's activation (used by `keys rotate --activate-in`).
@@ -76,6 +78,11 @@ impl TenantScope<'_> {
             .execute(&mut **conn)
             .await?
             .rows_affected());
-        Ok(())
+        self.keys_changed().await
+    }
+
+    async fn keys_changed(&mut self) -> Result<()> {
+        let tenant = self.tenant();
+        self.tx.notify(&Invalidation::Keys(tenant)).await
     }
 }

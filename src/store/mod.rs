@@ -11,6 +11,7 @@ mod consents;
 pub mod group;
 pub mod keys;
 mod meta;
+pub mod notify;
 mod postgres;
 mod purge;
 mod roles;

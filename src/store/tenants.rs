@@ -1,7 +1,9 @@
-//! Tenants: the root of every tenant-owned row (not itself tenant-scoped).
+//! Tenants: the root of every tenant-owned row (not itself tenant-scoped). Every write here
+//! announces itself to the other nodes' tenant caches (`notify.rs`), inside its transaction.
 
 use sqlx::FromRow;
 
+use super::notify::Invalidation;
 use super::{Error, Result, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
@@ -53,6 +55,8 @@ impl Tx {
             .await
             .map_err(|e| Error::conflict_as(e, "tenant slug"))?
             .rows_affected());
+        // Other nodes may hold this slug as "no such tenant".
+        self.notify(&Invalidation::Tenant(id)).await?;
         Ok(Tenant {
             id,
             slug: slug.clone(),
@@ -111,15 +115,15 @@ impl Tx {
         status: Status,
         now: UnixTime,
     ) -> Result<()> {
-        const SQL: &str = "UPDATE tenants SET status = $2, updated_at = $3 WHERE slug = $1";
-        let n = on_tx!(self, |c| sqlx::query(SQL)
+        const SQL: &str =
+            "UPDATE tenants SET status = $2, updated_at = $3 WHERE slug = $1 RETURNING id";
+        let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
             .bind(slug.as_str())
             .bind(status.as_str())
             .bind(now)
-            .execute(&mut **c)
-            .await?
-            .rows_affected());
-        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+            .fetch_optional(&mut **c)
+            .await?);
+        self.tenant_changed(id).await
     }
 
     pub async fn tenant_set_name(
@@ -128,14 +132,24 @@ impl Tx {
         display_name: &str,
         now: UnixTime,
     ) -> Result<()> {
-        const SQL: &str = "UPDATE tenants SET display_name = $2, updated_at = $3 WHERE slug = $1";
-        let n = on_tx!(self, |c| sqlx::query(SQL)
+        const SQL: &str =
+            "UPDATE tenants SET display_name = $2, updated_at = $3 WHERE slug = $1 RETURNING id";
+        let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
             .bind(slug.as_str())
             .bind(display_name)
             .bind(now)
-            .execute(&mut **c)
-            .await?
-            .rows_affected());
-        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+            .fetch_optional(&mut **c)
+            .await?);
+        self.tenant_changed(id).await
+    }
+
+    /// After an update that matched by slug: `NotFound` if no row did, else the notification
+    /// for the tenant's id (what the caches of other nodes are invalidated by).
+    async fn tenant_changed(&mut self, id: Option<String>) -> Result<()> {
+        let id: TenantId = id
+            .ok_or(Error::NotFound)?
+            .parse()
+            .map_err(|_| Error::Corrupt("tenants.id".into()))?;
+        self.notify(&Invalidation::Tenant(id)).await
     }
 }

@@ -14,6 +14,7 @@ mod cli_credentials;
 mod cli_roles;
 mod cli_safety;
 mod client_access;
+mod cluster;
 mod config_errors;
 mod connections;
 mod credentials;

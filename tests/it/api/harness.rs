@@ -34,7 +34,11 @@ pub(crate) struct Api {
 impl Api {
     /// The platform and tenants `acme` (a) and `beta` (b), on `store`.
     pub(crate) async fn new(store: Store) -> Api {
-        let app = app(store);
+        Api::with(app(store)).await
+    }
+
+    /// The same fixtures on an app built by the caller (e.g. with other settings).
+    pub(crate) async fn with(app: AppState) -> Api {
         let platform = tenant(&app, "platform").await;
         let a = tenant(&app, "acme").await;
         let b = tenant(&app, "beta").await;

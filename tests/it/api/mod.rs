@@ -1,5 +1,7 @@
 //! The management API (issue 10), driven through the admin plane's router the way a script
 //! or the console would call it: harness, per-resource suites and the authorization matrix.
 
+mod callers;
 mod harness;
+mod matrix;
 mod tenants;

@@ -240,3 +240,97 @@ async fn bad_requests_get_the_error_shape(store: Store) {
     assert!(doc.json["paths"]["/api/v1/tenants/{slug}"]["patch"]["security"].is_array());
 }
 both_backends!(bad_requests_get_the_error_shape);
+
+async fn failed_authentications_are_throttled_per_ip(store: Store) {
+    let app = crate::common::stores::app(
+        store,
+        &[
+            ("OPENTRUSTY_KEY_ENCRYPTION_KEY", crate::oauth_world::KEK),
+            ("OPENTRUSTY_API_AUTH_FAILURES_PER_IP", "20"),
+        ],
+    );
+    let api = Api::with(app).await;
+    let good = api.token(&api.a, Role::Viewer).await;
+    for i in 0..20 {
+        let r = api
+            .call(
+                "GET",
+                "/api/v1/whoami",
+                Some(&format!("otk_guess{i}")),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // The 21st failure in the minute is throttled, and so is a good token from that address.
+    let r = api
+        .call("GET", "/api/v1/whoami", Some("otk_guess"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert!(
+        r.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let g = api.call("GET", "/api/v1/whoami", Some(&good), None).await;
+    assert_eq!(g.status, StatusCode::TOO_MANY_REQUESTS);
+}
+both_backends!(failed_authentications_are_throttled_per_ip);
+
+async fn disabled_tenants_tokens_are_refused_and_platform_actions_are_named(store: Store) {
+    let api = Api::new(store).await;
+    let root = api.token(&api.platform, Role::Owner).await;
+    let a_owner = api.token(&api.a, Role::Owner).await;
+    let renamed = api
+        .call(
+            "PATCH",
+            "/api/v1/tenants/acme",
+            Some(&root),
+            Some(json!({"display_name": "By Root"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    // The platform caller's action is audited in acme, under its platform identity, via api.
+    let events = opentrusty::service::audit::list(&api.app, Some(&api.a), 10)
+        .await
+        .unwrap();
+    let e = events
+        .iter()
+        .find(|e| e.event_type == "tenant.updated")
+        .expect("audited");
+    let actor = e.actor.as_deref().unwrap();
+    assert!(actor.starts_with("platform/api_token:"), "{actor}");
+    assert!(e.metadata.contains("\"via\":\"api\""), "{}", e.metadata);
+    // While acme is disabled its tokens are refused (401); enabled again, they work.
+    assert_eq!(
+        api.call("POST", "/api/v1/tenants/acme/disable", Some(&root), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let off = api
+        .call("GET", "/api/v1/whoami", Some(&a_owner), None)
+        .await;
+    assert_eq!(off.status, StatusCode::UNAUTHORIZED);
+    // The platform still manages it.
+    let got = api
+        .call("GET", "/api/v1/tenants/acme", Some(&root), None)
+        .await;
+    assert_eq!(got.json["status"], "disabled");
+    assert_eq!(
+        api.call("POST", "/api/v1/tenants/acme/enable", Some(&root), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/whoami", Some(&a_owner), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+both_backends!(disabled_tenants_tokens_are_refused_and_platform_actions_are_named);

@@ -31,6 +31,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
         ("OPENTRUSTY_ARGON2_ITERATIONS", "1"),
         ("OPENTRUSTY_LOGIN_RATE_PER_IP", "100000"),
         ("OPENTRUSTY_LOGIN_RATE_PER_ACCOUNT", "100000"),
+        ("OPENTRUSTY_API_AUTH_FAILURES_PER_IP", "100000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
