@@ -49,6 +49,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ns() { nsenter -t "$NSPID" -m -p -n -- "$@"; }
+# The README's commands, as typed in a root shell of the host: the standard PATH, so only the
+# packaged /usr/bin/opentrusty can answer (never a development build on this machine's PATH).
+sh_root() { ns env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 fail() { echo "systemd-e2e: FAIL: $*" >&2; exit 1; }
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 prop() { ns systemctl show -P "$2" "$1"; }
@@ -88,7 +91,7 @@ ns getent passwd opentrusty > /dev/null || fail "no user opentrusty"
 
 # --- README "Installed from a package": the operator's commands, verbatim, as root ------------
 # (apt is `dpkg -i` above: the namespace has no network for apt to resolve anything with.)
-ns systemctl enable --now opentrusty.socket opentrusty-admin.socket
+sh_root systemctl enable --now opentrusty.socket opentrusty-admin.socket
 [ "$(prop opentrusty.socket ActiveState)" = active ] || fail "socket not active"
 [ "$(prop opentrusty-admin.socket ActiveState)" = active ] || fail "admin socket not active"
 [ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "service started before first request"
@@ -96,7 +99,7 @@ ok "enable --now opentrusty.socket opentrusty-admin.socket: listening, service n
 
 # bootstrap works on the database itself, before the first start: as the service's user, with
 # its state directory, settings and credentials, in a transient unit (systemd-run).
-ns systemd-run --quiet --pipe --wait --collect \
+sh_root systemd-run --quiet --pipe --wait --collect \
     -p User=opentrusty -p StateDirectory=opentrusty \
     -p EnvironmentFile=-/etc/opentrusty/opentrusty.env \
     -p LoadCredential=key-encryption-key:opentrusty.key-encryption-key \
@@ -107,7 +110,7 @@ ns systemd-run --quiet --pipe --wait --collect \
 grep -q '^password (shown once): ' "$WORK/bootstrap.txt" || fail "bootstrap printed no password: $(cat "$WORK/bootstrap.txt")"
 [ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "bootstrap started the service"
 [ "$(ns stat -c %U /var/lib/opentrusty/opentrusty.db)" = opentrusty ] || fail "database not the service user's"
-ok "bootstrap before the first start, as user opentrusty: $(head -n1 "$WORK/bootstrap.txt")"
+ok "bootstrap before the first start, as user opentrusty: $(grep -m1 '^created' "$WORK/bootstrap.txt")"
 
 # --- socket activation by the first request -------------------------------------------------
 ns curl -fsS --max-time 30 http://127.0.0.1:8080/health/ready > "$WORK/ready" || fail "first request (IPv4)"
@@ -132,13 +135,13 @@ ns curl -fsS --max-time 10 --unix-socket $A -o /dev/null http://localhost/metric
 ok "admin socket $A (0660, group opentrusty) answers /health/ready and /metrics"
 
 # --- README: operator commands as root go to the daemon over the admin socket ----------------
-ns opentrusty tenant create acme --name "ACME Corp" > "$WORK/tenant.txt" 2>&1 \
+sh_root opentrusty tenant create acme --name "ACME Corp" > "$WORK/tenant.txt" 2>&1 \
     || { cat "$WORK/tenant.txt"; fail "opentrusty tenant create (as root)"; }
-ns opentrusty user create --tenant acme --email alice@example.com --password-file - \
+sh_root opentrusty user create --tenant acme --email alice@example.com --password-file - \
     > "$WORK/user.txt" 2>&1 <<'PW' || { cat "$WORK/user.txt"; fail "opentrusty user create (as root)"; }
 correct horse battery staple
 PW
-ns opentrusty client create --tenant acme --name "My app" --redirect-uri https://app.example.com/callback \
+sh_root opentrusty client create --tenant acme --name "My app" --redirect-uri https://app.example.com/callback \
     > "$WORK/client.txt" 2>&1 || { cat "$WORK/client.txt"; fail "opentrusty client create (as root)"; }
 CID=$(sed -n 's/^client_id: //p' "$WORK/client.txt")
 SECRET=$(sed -n 's/^client_secret (shown once): //p' "$WORK/client.txt")
@@ -160,7 +163,7 @@ ok "journal: tenant.created by $(jq -r '.[0].OPENTRUSTY_ACTOR' "$WORK/audit.json
 # A member of group opentrusty is an operator too (README), not only root. (A failure here is
 # reported at the end, so that it does not hide the results of the checks after it.)
 ns useradd --system --no-create-home --groups opentrusty ot-e2e-ops
-if ns runuser -u ot-e2e-ops -- opentrusty tenant list > "$WORK/ops.txt" 2>&1 && grep -q acme "$WORK/ops.txt"; then
+if sh_root runuser -u ot-e2e-ops -- opentrusty tenant list > "$WORK/ops.txt" 2>&1 && grep -q acme "$WORK/ops.txt"; then
     ok "a member of group opentrusty runs operator commands through the admin socket"
 else
     DEFERRED="tenant list as a member of group opentrusty: $(cat "$WORK/ops.txt")"
