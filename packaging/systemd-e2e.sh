@@ -78,9 +78,11 @@ stage() { ns sh -c "mkdir -p /run/ot-e2e/pkg && cat > /run/ot-e2e/pkg/$2" < "$1"
 stage "$DEB" "$(basename "$DEB")"
 NSDEB=/run/ot-e2e/pkg/$(basename "$DEB")
 
-# --- install: enabled, not started --------------------------------------------------------
-ns dpkg -i "$NSDEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
-ok "dpkg -i $(basename "$DEB")"
+# --- install (README: `apt install ./opentrusty_*.deb`): enabled, not started ---------------
+# apt resolves the dependencies from the installed packages; the namespace has no network.
+ns sh -c 'cd /run/ot-e2e/pkg && DEBIAN_FRONTEND=noninteractive apt install -y ./opentrusty_*.deb' \
+    > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "apt install"; }
+ok "apt install ./$(basename "$DEB")"
 [ "$(ns systemctl is-enabled opentrusty.socket)" = enabled ] || fail "socket not enabled by postinst"
 [ "$(ns systemctl is-enabled opentrusty-admin.socket)" = enabled ] || fail "admin socket not enabled"
 [ "$(prop opentrusty.socket ActiveState)" = inactive ] || fail "postinst started the socket"
@@ -90,7 +92,6 @@ ns getent passwd opentrusty > /dev/null || fail "no user opentrusty"
 [ "$(ns stat -c '%a %U:%G' /var/lib/opentrusty)" = "700 opentrusty:opentrusty" ] || fail "state dir mode"
 
 # --- README "Installed from a package": the operator's commands, verbatim, as root ------------
-# (apt is `dpkg -i` above: the namespace has no network for apt to resolve anything with.)
 sh_root systemctl enable --now opentrusty.socket opentrusty-admin.socket
 [ "$(prop opentrusty.socket ActiveState)" = active ] || fail "socket not active"
 [ "$(prop opentrusty-admin.socket ActiveState)" = active ] || fail "admin socket not active"
