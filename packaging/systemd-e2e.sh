@@ -2,7 +2,10 @@
 # Real-systemd end-to-end test of the .deb (make systemd-e2e). Root only.
 # Boots systemd 252 as PID 1 in a private PID+mount+network namespace (packaging/e2e/boot.sh),
 # installs the package there (onto overlays, the host stays untouched) and checks what an operator
-# does: enable --now the socket, curl, systemctl show, journalctl, restart under load, reload,
+# does: the README's "Installed from a package" commands verbatim as root (apt install, enable
+# --now both sockets, bootstrap via systemd-run, tenant/user/client create over the admin socket)
+# and a relying party signing in (packaging/e2e/rp-login.py), the journal's audit entries, the
+# deploy/systemd/admin-tcp.conf drop-in, then curl, systemctl show, restart under load, reload,
 # stop, upgrade, remove, purge. The namespace and the cgroups systemd created are removed on exit,
 # whatever happened.
 set -eu
