@@ -19,6 +19,18 @@ fn main() -> ExitCode {
     opentrusty::process::private_umask();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
+    // With the daemon's admin socket there, the operator commands are the daemon's to do,
+    // with its own configuration: this process needs neither a configuration nor the database.
+    if !cli.offline && cli::remote::forwards(&command) {
+        match cli::remote::socket() {
+            Ok(Some(socket)) => return cli::remote::run(&socket, command),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("opentrusty: error: {e}");
+                return ExitCode::from(cli::remote::EX_UNAVAILABLE);
+            }
+        }
+    }
     match command {
         Command::Version => return cli::version(),
         Command::GenDocs { out } => return cli::gen_docs(&out),
@@ -44,7 +56,10 @@ fn main() -> ExitCode {
     // Every command that opens the database obeys the same root rule as the daemon (refuse,
     // or drop to OPENTRUSTY_USER); `serve` applies it after taking its sockets.
     if !matches!(command, Command::Serve | Command::HashRate { .. }) {
-        match opentrusty::process::harden(&config) {
+        // And never on a SQLite file of another user (root's WAL files would lock the daemon out).
+        match opentrusty::process::harden(&config)
+            .and_then(|_| opentrusty::process::check_database_owner(&config))
+        {
             Ok(_) => {}
             Err(e) => {
                 eprintln!("opentrusty: {e}");

@@ -22,6 +22,14 @@ pub enum Error {
     },
     #[error("dropping privileges did not stick: root could be regained")]
     Regained,
+    #[error(
+        "the database {path} belongs to {owner}, not to {caller}: run the command as {owner} (e.g. `runuser -u {owner} -- opentrusty ...`), or let the running daemon do it through its admin socket"
+    )]
+    NotOwner {
+        path: String,
+        owner: String,
+        caller: String,
+    },
 }
 
 /// Turns transparent huge pages off for this process. The allocator marks its segments for
@@ -63,6 +71,38 @@ pub fn harden(config: &Config) -> Result<Outcome, Error> {
         (None, true) => Err(Error::Root),
         (None, false) => Ok(Outcome::Unprivileged),
     }
+}
+
+/// Refuses to open a SQLite database file that belongs to another user than this process
+/// (after [`harden`], so after any drop to `OPENTRUSTY_USER`). Root is no exception: the WAL
+/// and shared-memory files root would create next to the daemon's database are root's, and
+/// the daemon could no longer open them. A file that does not exist yet is this process's to
+/// create; PostgreSQL has no file.
+pub fn check_database_owner(config: &Config) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let crate::config::DatabaseUrl::Sqlite(path) = &config.database_url else {
+        return Ok(());
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let me = Uid::effective();
+    if meta.uid() == me.as_raw() {
+        return Ok(());
+    }
+    Err(Error::NotOwner {
+        path: path.display().to_string(),
+        owner: user_name(Uid::from_raw(meta.uid())),
+        caller: user_name(me),
+    })
+}
+
+/// A uid's user name, or `uid=N` when the user database does not know it.
+pub fn user_name(uid: Uid) -> String {
+    User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid={uid}"), |u| u.name)
 }
 
 fn drop_to(run_as: &RunAs) -> Result<Outcome, Error> {

@@ -15,6 +15,8 @@ use crate::app::{App, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::tenant::Tenant;
+use crate::service::authz::{self, Principal, grant};
+use crate::service::manage::{self, PageRequest, tenants};
 use crate::service::{self, Context, admin};
 use crate::store::Store;
 
@@ -198,11 +200,21 @@ async fn bootstrap(app: &App, args: BootstrapArgs) -> service::Result<()> {
     Ok(())
 }
 
+/// The operator at this host, as the use cases know a caller: a `platform` owner, the same
+/// principal the daemon makes of a peer on its admin socket (audited as `local:<user>`).
+fn operator() -> Principal {
+    Principal::local_operator(&crate::process::user_name(nix::unistd::Uid::effective()))
+}
+
+/// The tenant commands run the management API's use cases (`service::manage::tenants`),
+/// authorized like an API request: one rule for both surfaces.
 async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
+    let me = operator();
     let ctx = Context::cli();
     match cmd {
         TenantCommand::Create { slug, name, out } => {
-            let t = admin::tenant_create(app, &slug, name.as_deref(), &ctx).await?;
+            let auth = authz::authorize_platform::<grant::TenantsManage>(&me, &ctx)?;
+            let t = tenants::create(app, &auth, &slug, name.as_deref()).await?;
             let issuer = t.issuer(&app.config.public_url);
             print(
                 &out,
@@ -211,7 +223,20 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             );
         }
         TenantCommand::List { out } => {
-            let all = admin::tenants_list(app).await?;
+            let auth = authz::authorize_platform::<grant::TenantsRead>(&me, &ctx)?;
+            let mut all = Vec::new();
+            let mut page = PageRequest {
+                limit: Some(manage::MAX_LIMIT),
+                cursor: None,
+            };
+            loop {
+                let p = tenants::list(app, &auth, &page).await?;
+                all.extend(p.items);
+                match p.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
             let value = json!(all.iter().map(|t| tenant_json(t, app)).collect::<Vec<_>>());
             let text = all
                 .iter()
@@ -221,7 +246,8 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             print(&out, value, text);
         }
         TenantCommand::Update { slug, name, out } => {
-            let t = admin::tenant_update(app, &slug, &name, &ctx).await?;
+            let auth = authz::authorize_slug::<grant::TenantWrite>(app, &me, &slug, &ctx).await?;
+            let t = tenants::update(app, &auth, &name).await?;
             print(
                 &out,
                 tenant_json(&t, app),
@@ -229,7 +255,8 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             );
         }
         TenantCommand::Disable { slug, out } => {
-            let t = admin::tenant_disable(app, &slug, &ctx).await?;
+            let auth = authz::authorize_slug::<grant::TenantsManage>(app, &me, &slug, &ctx).await?;
+            let t = tenants::disable(app, &auth).await?;
             print(
                 &out,
                 tenant_json(&t, app),
@@ -240,7 +267,8 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             );
         }
         TenantCommand::Enable { slug, out } => {
-            let t = admin::tenant_enable(app, &slug, &ctx).await?;
+            let auth = authz::authorize_slug::<grant::TenantsManage>(app, &me, &slug, &ctx).await?;
+            let t = tenants::enable(app, &auth).await?;
             print(
                 &out,
                 tenant_json(&t, app),

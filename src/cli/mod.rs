@@ -1,10 +1,12 @@
 //! The command line (clap): `serve` (default), `migrate`, `check-config`, `version`, the
 //! operator commands (`bootstrap`, `tenant`: see `identity.rs`; `user`: `users.rs`), and the hidden
-//! `gen-docs` used by packaging to write the man page and shell completions.
+//! `gen-docs` used by packaging to write the man page and shell completions. With the
+//! daemon's admin socket present, the operator commands go to the daemon (`remote.rs`).
 
 pub mod api_tokens;
 pub mod identity;
 pub mod oauth;
+pub mod remote;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -29,11 +31,19 @@ pub const EX_NOPERM: u8 = 77;
 its own OpenID Provider at {OPENTRUSTY_PUBLIC_URL}/t/{tenant}.\n\nIt is configured with OPENTRUSTY_* \
 environment variables (secrets may also come from X_FILE or systemd credentials); run \
 `opentrusty check-config` to see the effective configuration.",
-    after_help = "Without a subcommand, `serve` runs."
+    after_help = "Without a subcommand, `serve` runs.\n\nThe operator commands (tenant, user, client, \
+keys, audit, api-token) are sent to the running daemon over its admin socket when it exists \
+(/run/opentrusty/admin.sock, or OPENTRUSTY_ADMIN_SOCKET): root, the daemon's user and members of \
+group opentrusty act as a platform owner, and the daemon does the work with its own configuration. \
+Without the socket, or with --offline, they work on the database directly."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Operator commands: work on the database directly even when the daemon's admin socket
+    /// (/run/opentrusty/admin.sock or OPENTRUSTY_ADMIN_SOCKET) exists.
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -34,6 +34,8 @@ pub const KNOWN: &[Known] = &[
     var("PUBLIC_URL"),
     var("LISTEN"),
     var("ADMIN_LISTEN"),
+    // Read by the operator commands only: where the daemon's admin socket is (cli::remote).
+    var("ADMIN_SOCKET"),
     var("LOG"),
     var("LOG_FORMAT"),
     var("MIGRATE_ON_START"),

@@ -1,18 +1,20 @@
-//! Operator use cases behind the CLI (and later the admin API): tenants, users, bootstrap.
-//! Every change is audited in its own transaction.
+//! Operator use cases behind the CLI and the management API: tenants, users, bootstrap.
+//! Every change is audited in its own transaction. User changes exist by id (what the API
+//! names) with the rules, and by email (what the CLI names) as a lookup in front of them.
 
 use serde_json::json;
 
 use crate::app::App;
-use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::domain::tenant::{PLATFORM, Slug, Status, Tenant};
 use crate::domain::user::{Email, NewPassword, Profile, User};
-use crate::store::users::NewUser;
-use crate::store::{Holder, Revoked, TenantScope};
+use crate::store::{Holder, Revoked};
 
 use super::audit::{self, Event, Kind};
 use super::{Context, Error, Result};
+
+mod users;
+pub use users::*;
 
 pub fn parse_slug(s: &str) -> Result<Slug> {
     Slug::parse(s).map_err(|e| Error::Invalid(e.to_string()))
@@ -188,252 +190,6 @@ pub(super) fn ended(sessions: Option<u64>, r: Revoked) -> serde_json::Value {
         v["sessions_ended"] = json!(n);
     }
     v
-}
-
-/// Input for a new user.
-pub struct UserInput<'a> {
-    pub email: &'a str,
-    pub password: Option<&'a str>,
-    pub profile: Profile,
-    pub email_verified: bool,
-}
-
-pub async fn user_create(
-    app: &App,
-    tenant: &Tenant,
-    input: UserInput<'_>,
-    ctx: &Context,
-) -> Result<User> {
-    let email = parse_email(input.email)?;
-    let password = input.password.map(parse_password).transpose()?;
-    let hash = match password {
-        Some(p) => Some(app.hasher.hash(p.expose().to_owned()).await?),
-        None => None,
-    };
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let new = NewUser {
-        email: &email,
-        email_verified: input.email_verified,
-        password_hash: hash.as_deref(),
-        profile: &input.profile,
-    };
-    let user = tx
-        .scope(tenant)
-        .user_insert(&new, now)
-        .await
-        .map_err(|e| match e {
-            crate::store::Error::Conflict(_) => Error::Conflict(format!(
-                "a user with email {email} already exists in tenant {}",
-                tenant.slug
-            )),
-            other => other.into(),
-        })?;
-    let ev = Event {
-        kind: Kind::UserCreated,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "email": email.as_str(), "has_password": hash.is_some() }),
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(user)
-}
-
-pub async fn users_list(app: &App, tenant: &Tenant) -> Result<Vec<User>> {
-    let mut tx = app.store.read().await?;
-    Ok(tx.scope(tenant).users_list().await?)
-}
-
-pub(super) async fn find_user(app: &App, tenant: &Tenant, email: &str) -> Result<User> {
-    let email = parse_email(email)?;
-    let mut tx = app.store.read().await?;
-    tx.scope(tenant)
-        .user_by_email(&email)
-        .await?
-        .ok_or(Error::NotFound("user"))
-}
-
-pub async fn user_unlock(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
-    let user = find_user(app, tenant, email).await?;
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    tx.scope(tenant).user_unlock(user.id, now).await?;
-    let meta =
-        json!({ "failed_attempts": user.failed_attempts, "was_locked": user.is_locked(now) });
-    let ev = Event {
-        kind: Kind::AccountUnlocked,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata: meta,
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(user)
-}
-
-/// Changes to a user's claims; `None` leaves a field as it is, `Some("")` clears it.
-#[derive(Default)]
-pub struct ProfilePatch {
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub name: Option<String>,
-    pub nickname: Option<String>,
-    pub picture: Option<String>,
-    pub locale: Option<String>,
-    pub zoneinfo: Option<String>,
-    pub email_verified: Option<bool>,
-}
-
-pub async fn user_update(
-    app: &App,
-    tenant: &Tenant,
-    email: &str,
-    patch: ProfilePatch,
-    ctx: &Context,
-) -> Result<User> {
-    let user = find_user(app, tenant, email).await?;
-    let mut profile = user.profile.clone();
-    let mut changed = Vec::new();
-    let fields: [(&str, Option<String>, &mut Option<String>); 7] = [
-        ("given_name", patch.given_name, &mut profile.given_name),
-        ("family_name", patch.family_name, &mut profile.family_name),
-        ("name", patch.name, &mut profile.name),
-        ("nickname", patch.nickname, &mut profile.nickname),
-        ("picture", patch.picture, &mut profile.picture),
-        ("locale", patch.locale, &mut profile.locale),
-        ("zoneinfo", patch.zoneinfo, &mut profile.zoneinfo),
-    ];
-    for (field, new, slot) in fields {
-        let Some(value) = new else { continue };
-        let value = value.trim().to_owned();
-        if value.chars().count() > 500 {
-            return Err(Error::Invalid(format!(
-                "{field} is too long: at most 500 characters"
-            )));
-        }
-        if field == "picture" && !value.is_empty() && !value.starts_with("https://") {
-            return Err(Error::Invalid("picture must be an https:// URL".into()));
-        }
-        *slot = (!value.is_empty()).then_some(value);
-        changed.push(field);
-    }
-    let email_verified = patch.email_verified.unwrap_or(user.email_verified);
-    if patch.email_verified.is_some() {
-        changed.push("email_verified");
-    }
-    if changed.is_empty() {
-        return Err(Error::Invalid(
-            "nothing to change: give at least one field".into(),
-        ));
-    }
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    tx.scope(tenant)
-        .user_set_profile(user.id, &profile, email_verified, now)
-        .await?;
-    let ev = Event {
-        kind: Kind::UserUpdated,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "fields": changed }),
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(User {
-        profile,
-        email_verified,
-        updated_at: now,
-        ..user
-    })
-}
-
-/// Sets a new password. Everything the old one opened ends in the same transaction: the
-/// user's sessions, refresh-token families, access tokens and unredeemed codes.
-pub async fn user_set_password(
-    app: &App,
-    tenant: &Tenant,
-    email: &str,
-    password: &str,
-    ctx: &Context,
-) -> Result<User> {
-    let password = parse_password(password)?;
-    let user = find_user(app, tenant, email).await?;
-    let hash = app.hasher.hash(password.expose().to_owned()).await?;
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(tenant);
-    scope.user_set_password_hash(user.id, &hash, now).await?;
-    let metadata = end_user_credentials(&mut scope, &user, now).await?;
-    let ev = Event {
-        kind: Kind::PasswordChanged,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata,
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(user)
-}
-
-/// Disables the user and, in the same transaction, ends every session, token and code.
-pub async fn user_disable(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<User> {
-    let user = find_user(app, tenant, email).await?;
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(tenant);
-    super::roles::keep_an_owner(&mut scope, &user).await?;
-    scope
-        .user_set_status(user.id, Status::Disabled, now)
-        .await?;
-    let metadata = end_user_credentials(&mut scope, &user, now).await?;
-    let ev = Event {
-        kind: Kind::UserDisabled,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata,
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(User {
-        status: Status::Disabled,
-        ..user
-    })
-}
-
-/// Erases the user: the row with its personal data, and with it (foreign keys) its sessions,
-/// codes, tokens and consents, in one transaction. The audit event names the user by id
-/// only. The management API calls this too.
-pub async fn user_delete(app: &App, tenant: &Tenant, email: &str, ctx: &Context) -> Result<UserId> {
-    let user = find_user(app, tenant, email).await?;
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(tenant);
-    super::roles::keep_an_owner(&mut scope, &user).await?;
-    // Counted first for the audit trail; the delete then takes the rows away.
-    let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
-    scope.user_delete(user.id).await?;
-    metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
-    let ev = Event {
-        kind: Kind::UserDeleted,
-        tenant: Some(tenant.id),
-        target: Some(format!("user:{}", user.id)),
-        metadata,
-        ctx,
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(user.id)
-}
-
-async fn end_user_credentials(
-    scope: &mut TenantScope<'_>,
-    user: &User,
-    now: crate::clock::UnixTime,
-) -> Result<serde_json::Value> {
-    let sessions = scope.sessions_delete_for_user(user.id).await?;
-    let id = user.id.to_string();
-    let revoked = scope.holder_revoke(Holder::User(&id), now).await?;
-    Ok(ended(Some(sessions), revoked))
 }
 
 /// Creates the `platform` tenant (if missing) and its first administrator. Refuses when the

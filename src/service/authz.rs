@@ -234,7 +234,8 @@ pub fn authorize<G: Grant>(
     }
     let ctx = Context {
         actor: Some(principal.audit_name(Some(tenant.id))),
-        via: Some("api"),
+        // The API's requests say nothing; the offline CLI says `cli`.
+        via: ctx.via.or(Some("api")),
         ..ctx.clone()
     };
     Ok(Authorized {
@@ -257,7 +258,8 @@ pub fn authorize_platform<G: Grant>(
     }
     let ctx = Context {
         actor: Some(principal.audit_name(None)),
-        via: Some("api"),
+        // The API's requests say nothing; the offline CLI says `cli`.
+        via: ctx.via.or(Some("api")),
         ..ctx.clone()
     };
     Ok(PlatformAuthorized {

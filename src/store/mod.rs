@@ -7,7 +7,7 @@ pub mod api_tokens;
 pub mod audit;
 mod clients;
 mod codes;
-mod consents;
+pub mod consents;
 pub mod group;
 pub mod keys;
 mod meta;

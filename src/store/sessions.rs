@@ -50,6 +50,47 @@ impl TryFrom<SessionRow> for SessionRecord {
     }
 }
 
+/// A session as the management API lists it (no secret, not even its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The public session id (the `sid` claim of ID tokens).
+    pub sid: String,
+    pub auth_time: UnixTime,
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: UnixTime,
+    pub last_seen: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(FromRow)]
+struct SessionInfoRow {
+    sid: String,
+    auth_time: i64,
+    amr: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_seen: i64,
+    expires_at: i64,
+}
+
+impl From<SessionInfoRow> for SessionInfo {
+    fn from(r: SessionInfoRow) -> SessionInfo {
+        SessionInfo {
+            sid: r.sid,
+            auth_time: r.auth_time,
+            amr: r.amr.split_whitespace().map(str::to_owned).collect(),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            last_seen: r.last_seen,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
 pub struct NewSession<'a> {
     pub id_hash: &'a str,
     pub sid: &'a str,
@@ -129,6 +170,42 @@ impl TenantScope<'_> {
         let n = on_tx!(self.tx, |c| sqlx::query(SQL)
             .bind(&tenant)
             .bind(id_hash)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// The live sessions of a user, oldest first, as an administrator sees them: the public
+    /// `sid` (the cookie value and its hash are never shown), times, and the client's address.
+    pub async fn sessions_of_user(
+        &mut self,
+        user: UserId,
+        now: UnixTime,
+        idle_since: UnixTime,
+    ) -> Result<Vec<SessionInfo>> {
+        const SQL: &str = "SELECT sid, auth_time, amr, ip, user_agent, created_at, last_seen, expires_at \
+                           FROM sessions WHERE tenant_id = $1 AND user_id = $2 \
+                           AND expires_at > $3 AND last_seen > $4 ORDER BY created_at, sid LIMIT 1000";
+        let tenant = self.tenant_id();
+        let rows: Vec<SessionInfoRow> = on_tx!(self.tx, |c| sqlx::query_as(SQL)
+            .bind(&tenant)
+            .bind(user.to_string())
+            .bind(now)
+            .bind(idle_since)
+            .fetch_all(&mut **c)
+            .await?);
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
+    }
+
+    /// Ends one session of a user, named by its public `sid`; whether it existed.
+    pub async fn session_delete_by_sid(&mut self, user: UserId, sid: &str) -> Result<bool> {
+        const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND sid = $3";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(user.to_string())
+            .bind(sid)
             .execute(&mut **c)
             .await?
             .rows_affected());

@@ -76,6 +76,40 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// A user row with its management role (`users.role`, migration 0009).
+#[derive(FromRow)]
+struct WithRole {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role: Option<String>,
+}
+
+/// What a page of users is narrowed to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserFilter<'a> {
+    /// A prefix of the (case-folded) email.
+    pub email_prefix: Option<&'a str>,
+    pub status: Option<Status>,
+}
+
+/// The least string above every string that starts with `prefix`, in byte (= code point)
+/// order: the prefix with its last character incremented (characters that cannot be are
+/// dropped first). `None` when there is no such bound (then only `>= prefix` applies).
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// What a new user starts with.
 pub struct NewUser<'a> {
     pub email: &'a Email,
@@ -157,6 +191,81 @@ impl TenantScope<'_> {
             .fetch_optional(&mut **c)
             .await?);
         row.map(User::try_from).transpose()
+    }
+
+    /// One page of users in creation order (ids are UUIDv7) after the user `after` (a keyset
+    /// cursor, stable under inserts), each with its management role. `email_prefix` (already
+    /// case-folded) and `status` narrow the page. The statement carries only the conditions in
+    /// use, so each shape gets a plan that walks the `(tenant_id, id)` index (or
+    /// `(tenant_id, status, id)`, migration 0011) from the cursor on, not a generic plan.
+    pub async fn users_page(
+        &mut self,
+        after: Option<&str>,
+        limit: i64,
+        filter: &UserFilter<'_>,
+    ) -> Result<Vec<(User, Option<String>)>> {
+        let prefix = filter.email_prefix;
+        let upper = prefix.and_then(prefix_end);
+        let status = filter.status.map(Status::as_str);
+        let mut sql = format!("SELECT {COLUMNS}, u.role FROM users u WHERE u.tenant_id = $1");
+        let mut n = 1;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if after.is_some() {
+            sql += &format!(" AND u.id > {}", param());
+        }
+        // A prefix is the range [prefix, prefix_end) in byte order (`users.email` compares
+        // bytes: SQLite's BINARY collation, "C" on PostgreSQL since 0011), which the
+        // (tenant_id, email) index serves.
+        if prefix.is_some() {
+            sql += &format!(" AND u.email >= {}", param());
+        }
+        if upper.is_some() {
+            sql += &format!(" AND u.email < {}", param());
+        }
+        if status.is_some() {
+            sql += &format!(" AND u.status = {}", param());
+        }
+        sql += &format!(" ORDER BY u.id LIMIT {}", param());
+        let sql = sqlx::AssertSqlSafe(sql);
+        let tenant = self.tenant_id();
+        // Bound in the order the conditions were written above.
+        let rows: Vec<WithRole> = on_tx!(self.tx, |c| {
+            let mut q = sqlx::query_as(sql).bind(&tenant);
+            if let Some(a) = after {
+                q = q.bind(a);
+            }
+            if let Some(p) = prefix {
+                q = q.bind(p);
+            }
+            if let Some(u) = &upper {
+                q = q.bind(u);
+            }
+            if let Some(s) = status {
+                q = q.bind(s);
+            }
+            q.bind(limit).fetch_all(&mut **c).await?
+        });
+        rows.into_iter()
+            .map(|r| Ok((User::try_from(r.user)?, r.role)))
+            .collect()
+    }
+
+    /// The user and its management role.
+    pub async fn user_with_role(&mut self, id: UserId) -> Result<Option<(User, Option<String>)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, u.role FROM users u WHERE u.tenant_id = $1 AND u.id = $2"
+        ));
+        let tenant = self.tenant_id();
+        let row: Option<WithRole> = on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(id.to_string())
+            .fetch_optional(&mut **c)
+            .await?);
+        row.map(|r| Ok((User::try_from(r.user)?, r.role)))
+            .transpose()
     }
 
     pub async fn users_list(&mut self) -> Result<Vec<User>> {
@@ -354,5 +463,26 @@ impl TenantScope<'_> {
             q.execute(&mut **c).await?.rows_affected()
         });
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_ranges_cover_exactly_the_prefixed() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        for (p, s) in [
+            ("bob", "bob@x.io"),
+            ("bo", "bo\u{10FFFF}z"),
+            ("é", "é\u{10FFFF}"),
+        ] {
+            assert!(p <= s && s < prefix_end(p).unwrap().as_str(), "{p} {s}");
+        }
+        assert!("boc" >= prefix_end("bob").unwrap().as_str());
     }
 }

@@ -18,6 +18,11 @@
 //! includes a connection accepted just before the signal whose request has not arrived yet:
 //! hyper's `graceful_shutdown` would close it unanswered, so it is not used on such a
 //! connection (RFC 9112 §9.6: a client may retry only a request that was never sent).
+//!
+//! On a unix socket that serves the admin plane, the peer's credentials (`SO_PEERCRED`) may
+//! make every request of the connection a local operator's (see `peer`).
+
+mod peer;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,7 +46,9 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use super::PeerAddr;
+use super::api::extract::LocalOperator;
 use crate::config::HttpConfig;
+use crate::systemd::Plane;
 
 /// The connection settings of one listener (`OPENTRUSTY_HTTP_*`).
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +72,12 @@ impl Limits {
 pub trait Acceptor: Send + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     fn next_conn(&self) -> impl Future<Output = io::Result<(Self::Io, PeerAddr)>> + Send;
+
+    /// The peer process's uid and gid as the kernel recorded them at `connect` (unix sockets
+    /// only: a TCP peer has no credentials the host can vouch for).
+    fn peer_ids(_io: &Self::Io) -> Option<peer::Ids> {
+        None
+    }
 }
 
 impl Acceptor for TcpListener {
@@ -84,6 +97,15 @@ impl Acceptor for UnixListener {
         let (stream, _) = self.accept().await?;
         Ok((stream, PeerAddr(None)))
     }
+
+    fn peer_ids(io: &UnixStream) -> Option<peer::Ids> {
+        // SO_PEERCRED: set by the kernel, the peer cannot forge it.
+        let cred = io.peer_cred().ok()?;
+        Some(peer::Ids {
+            uid: cred.uid(),
+            gid: cred.gid(),
+        })
+    }
 }
 
 /// Accepts on `listener` until `stop` turns true, then stops accepting and waits for every
@@ -92,9 +114,12 @@ pub async fn serve<A: Acceptor>(
     listener: A,
     router: Router,
     limits: Limits,
-    plane: &'static str,
+    plane: Plane,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    // Only where the management API is served may a peer's credentials stand for a token.
+    let operators = matches!(plane, Plane::Admin | Plane::All);
+    let plane = plane.as_str();
     let open = metrics::gauge!("opentrusty_http_connections_open", "plane" => plane);
     let refused = metrics::counter!("opentrusty_http_connections_refused_total", "plane" => plane);
     let (drain_tx, drain_rx) = watch::channel(false);
@@ -116,7 +141,9 @@ pub async fn serve<A: Acceptor>(
                         continue;
                     }
                     open.increment(1.0);
-                    conns.spawn(connection(io, peer, router.clone(), limits, drain_rx.clone()));
+                    let ids = if operators { A::peer_ids(&io) } else { None };
+                    let conn = connection(io, peer, ids, router.clone(), limits, drain_rx.clone());
+                    conns.spawn(conn);
                 }
                 Err(e) => accept_failed(&e).await,
             },
@@ -223,12 +250,22 @@ impl Activity {
 async fn connection<I>(
     io: I,
     peer: PeerAddr,
+    ids: Option<peer::Ids>,
     router: Router,
     limits: Limits,
     mut drain: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // The user and group databases may be slow (NSS): looked up off the runtime's workers,
+    // once per connection, before its first request is read.
+    let operator = match ids {
+        Some(ids) => tokio::task::spawn_blocking(move || peer::local_operator(ids))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         inner: io,
@@ -237,6 +274,7 @@ async fn connection<I>(
     let service = Service {
         router,
         peer,
+        operator,
         activity: activity.clone(),
     };
     let mut conn = pin!(
@@ -291,11 +329,13 @@ async fn connection<I>(
 }
 
 /// The per-connection hyper service: marks the phases, hands the peer address to handlers
-/// (`ConnectInfo<PeerAddr>`) and, while draining, tells the client this is the last response.
+/// (`ConnectInfo<PeerAddr>`), marks a local operator's requests ([`LocalOperator`]) and,
+/// while draining, tells the client this is the last response.
 #[derive(Clone)]
 struct Service {
     router: Router,
     peer: PeerAddr,
+    operator: Option<LocalOperator>,
     activity: Arc<Activity>,
 }
 
@@ -310,6 +350,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         self.activity.enter(BUSY);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        if let Some(op) = &self.operator {
+            req.extensions_mut().insert(op.clone());
+        }
         let activity = self.activity.clone();
         let call = self.router.clone().oneshot(req);
         Box::pin(async move {

@@ -45,16 +45,15 @@ pub fn serve(
 ) -> std::io::Result<()> {
     let limits = conn::Limits::from_config(&app.config.http);
     let plane = listener.plane;
-    let label = plane.as_str();
     let router = router(app, plane);
     match listener.socket {
         crate::systemd::Socket::Tcp(std) => {
             let l = tokio::net::TcpListener::from_std(std)?;
-            set.spawn(conn::serve(l, router, limits, label, stop));
+            set.spawn(conn::serve(l, router, limits, plane, stop));
         }
         crate::systemd::Socket::Unix(std) => {
             let l = tokio::net::UnixListener::from_std(std)?;
-            set.spawn(conn::serve(l, router, limits, label, stop));
+            set.spawn(conn::serve(l, router, limits, plane, stop));
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ mod browser;
 mod caches;
 mod cli;
 mod cli_credentials;
+mod cli_remote;
 mod cli_roles;
 mod cli_safety;
 mod client_access;

@@ -5,7 +5,9 @@
 pub mod extract;
 pub mod openapi;
 pub mod problem;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 pub mod whoami;
 
 use axum::Router;
@@ -23,6 +25,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::get, tenants::update))
         .routes(routes!(tenants::disable))
         .routes(routes!(tenants::enable))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::unlock))
+        .routes(routes!(users::password))
+        .routes(routes!(users::put_role, users::delete_role))
+        .routes(routes!(sessions::list_sessions, sessions::end_sessions))
+        .routes(routes!(sessions::end_session))
+        .routes(routes!(sessions::list_consents))
+        .routes(routes!(sessions::revoke_consent))
 }
 
 /// The API's router: its routes, a JSON 404 for any other path under `/api/`, and the

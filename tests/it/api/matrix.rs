@@ -7,6 +7,9 @@
 use std::collections::BTreeSet;
 
 use opentrusty::domain::role::Role;
+use opentrusty::domain::user::Profile;
+use opentrusty::service::clients::{self, NewClient};
+use opentrusty::service::{Context, admin, sessions};
 use opentrusty::store::Store;
 use serde_json::{Value, json};
 
@@ -33,6 +36,22 @@ fn tenant_patch(f: &Fresh) -> Value {
     json!({ "display_name": format!("Acme {}", f.n) })
 }
 
+fn new_user(f: &Fresh) -> Value {
+    json!({ "email": format!("new{}@acme.test", f.n), "given_name": "New" })
+}
+
+fn user_patch(_: &Fresh) -> Value {
+    json!({ "given_name": "Changed" })
+}
+
+fn password(_: &Fresh) -> Value {
+    json!({ "password": "correct horse battery staple" })
+}
+
+fn viewer_role(_: &Fresh) -> Value {
+    json!({ "role": "viewer" })
+}
+
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
     //   method  path                                    body                  PO   PV   AO   AA   AV   AN   BO   tok  exp  rev  nos  none
@@ -42,13 +61,78 @@ const ROWS: &[Row] = &[
     Row("POST", "/api/v1/tenants",                      Some(new_tenant),   [201, 403, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}",               None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
     Row("PATCH","/api/v1/tenants/{slug}",               Some(tenant_patch), [200, 403, 200, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/users",         None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/users",         Some(new_user),     [201, 403, 201, 201, 403, 401, 404, 201, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}", None,             [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("PATCH","/api/v1/tenants/{slug}/users/{user_id}", Some(user_patch), [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}", None,            [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/users/{user_id}/unlock", None,      [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
+    Row("PUT",  "/api/v1/tenants/{slug}/users/{user_id}/password", Some(password), [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
+    Row("PUT",  "/api/v1/tenants/{slug}/users/{user_id}/role", Some(viewer_role), [200, 403, 200, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/role", None,       [204, 403, 204, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/sessions", None,    [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/sessions", None,   [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/sessions/{session_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/consents", None,    [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/consents/{client_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
     Row("POST", "/api/v1/tenants/{slug}/enable",        None,               [200, 403, 403, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
     // Last: a success ends every credential of A.
     Row("POST", "/api/v1/tenants/{slug}/disable",       None,               [200, 403, 403, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
 ];
 
-async fn fill(_api: &Api, template: &str, _f: &Fresh) -> String {
-    template.replace("{slug}", "acme")
+/// The concrete path of a cell: `{slug}` is A; the objects it names are made fresh in A (a
+/// user without a role, with a live session and a consent for a fresh client).
+async fn fill(api: &Api, template: &str, f: &Fresh) -> String {
+    let mut path = template.replace("{slug}", "acme");
+    if !template.contains("{user_id}") && !template.contains("{client_id}") {
+        return path;
+    }
+    let app = &api.app;
+    let ctx = Context::default();
+    let client = clients::create(
+        app,
+        &api.a,
+        &NewClient {
+            name: format!("c{}", f.n),
+            redirect_uris: vec![crate::oauth_world::CB.into()],
+            grant_types: vec!["authorization_code".into()],
+            ..NewClient::default()
+        },
+        &ctx,
+    )
+    .await
+    .unwrap()
+    .client;
+    if template.contains("{user_id}") {
+        let input = admin::UserInput {
+            email: &format!("u{}@acme.test", f.n),
+            password: None,
+            profile: Profile::default(),
+            email_verified: true,
+        };
+        let user = admin::user_create(app, &api.a, input, &ctx).await.unwrap();
+        let now = app.clock.now();
+        let mut tx = app.store.begin().await.unwrap();
+        let mut scope = tx.scope(&api.a);
+        let (_, session) = sessions::create(&mut scope, &user, &["pwd"], &ctx, now, 3600)
+            .await
+            .unwrap();
+        scope
+            .consent_put(
+                &user.id.to_string(),
+                &client.client_id,
+                "openid",
+                now,
+                now + 3600,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        path = path
+            .replace("{user_id}", &user.id.to_string())
+            .replace("{session_id}", &session.sid);
+    }
+    path.replace("{client_id}", &client.client_id)
 }
 
 async fn every_endpoint_for_every_caller(store: Store) {

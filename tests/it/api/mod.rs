@@ -5,3 +5,5 @@ mod callers;
 mod harness;
 mod matrix;
 mod tenants;
+mod user_sessions;
+mod users;
