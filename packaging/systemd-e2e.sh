@@ -162,7 +162,7 @@ wait_for 10 "login.succeeded in the journal" sh -c \
 ns journalctl --no-pager -u opentrusty OPENTRUSTY_AUDIT_EVENT=tenant.created -o json > "$WORK/audit.json"
 jq -e -s 'length == 1 and (.[0].MESSAGE_ID | length == 32) and (.[0].OPENTRUSTY_ACTOR | test("root"))' \
     "$WORK/audit.json" > /dev/null || fail "tenant.created in the journal: $(cat "$WORK/audit.json")"
-ok "journal: tenant.created by $(jq -r '.[0].OPENTRUSTY_ACTOR' "$WORK/audit.json") (MESSAGE_ID $(jq -r '.[0].MESSAGE_ID' "$WORK/audit.json")), login.succeeded"
+ok "journal: tenant.created by $(jq -r -s '.[0].OPENTRUSTY_ACTOR' "$WORK/audit.json") (MESSAGE_ID $(jq -r -s '.[0].MESSAGE_ID' "$WORK/audit.json")), login.succeeded"
 
 # A member of group opentrusty is an operator too (README), not only root. (A failure here is
 # reported at the end, so that it does not hide the results of the checks after it.)
