@@ -4,6 +4,7 @@ mod common;
 
 mod access_log;
 mod api;
+mod api_fuzz;
 mod api_tokens;
 mod audit_retention;
 mod browser;
