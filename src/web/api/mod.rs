@@ -25,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi::document))
         .routes(routes!(whoami::whoami))
+        .routes(routes!(tenants::bootstrap))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update))
         .routes(routes!(tenants::disable))

@@ -36,6 +36,10 @@ fn tenant_patch(f: &Fresh) -> Value {
     json!({ "display_name": format!("Acme {}", f.n) })
 }
 
+fn bootstrap(_: &Fresh) -> Value {
+    json!({ "email": "second-root@platform.test" })
+}
+
 fn new_user(f: &Fresh) -> Value {
     json!({ "email": format!("new{}@acme.test", f.n), "given_name": "New" })
 }
@@ -69,6 +73,8 @@ const ROWS: &[Row] = &[
     //   method  path                                    body                  PO   PV   AO   AA   AV   AN   BO   tok  exp  rev  nos  none
     Row("GET",  "/api/v1/openapi.json",                 None,               [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     Row("GET",  "/api/v1/whoami",                       None,               [200, 200, 200, 200, 200, 401, 200, 200, 401, 401, 401, 401]),
+    // Operators on the admin socket only (peer credentials), never a bearer token.
+    Row("POST", "/api/v1/bootstrap",                    Some(bootstrap),    [403, 403, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants",                      None,               [200, 200, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("POST", "/api/v1/tenants",                      Some(new_tenant),   [201, 403, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}",               None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
