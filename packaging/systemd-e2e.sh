@@ -3,7 +3,7 @@
 # Boots systemd 252 as PID 1 in a private PID+mount+network namespace (packaging/e2e/boot.sh),
 # installs the package there (onto overlays, the host stays untouched) and checks what an operator
 # does: the README's "Installed from a package" commands verbatim as root (apt install, enable
-# --now both sockets, bootstrap via systemd-run, tenant/user/client create over the admin socket)
+# --now both sockets, bootstrap, tenant/user/client create, all over the admin socket)
 # and a relying party signing in (packaging/e2e/rp-login.py), the journal's audit entries, the
 # deploy/systemd/admin-tcp.conf drop-in, then curl, systemctl show, restart under load, reload,
 # stop, upgrade, remove, purge. The namespace and the cgroups systemd created are removed on exit,
@@ -101,24 +101,19 @@ sh_root systemctl enable --now opentrusty.socket opentrusty-admin.socket
 [ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "service started before first request"
 ok "enable --now opentrusty.socket opentrusty-admin.socket: listening, service not running yet"
 
-# bootstrap works on the database itself, before the first start: as the service's user, with
-# its state directory, settings and credentials, in a transient unit (systemd-run).
-sh_root systemd-run --quiet --pipe --wait --collect \
-    -p User=opentrusty -p StateDirectory=opentrusty \
-    -p EnvironmentFile=-/etc/opentrusty/opentrusty.env \
-    -p LoadCredential=key-encryption-key:opentrusty.key-encryption-key \
-    -p LoadCredential=database-url:opentrusty.database-url \
-    -p LoadCredential=database-password:opentrusty.database-password \
-    opentrusty bootstrap --email admin@example.com > "$WORK/bootstrap.txt" 2>&1 \
-    || { cat "$WORK/bootstrap.txt"; fail "bootstrap (systemd-run as opentrusty)"; }
+# bootstrap, like every operator command, goes to the daemon over its admin socket: that first
+# connection starts the service, which does the work with its own database, settings and
+# credentials (a root shell's environment plays no part).
+sh_root opentrusty bootstrap --email admin@example.com > "$WORK/bootstrap.txt" 2>&1 \
+    || { cat "$WORK/bootstrap.txt"; fail "bootstrap (over the admin socket)"; }
 grep -q '^password (shown once): ' "$WORK/bootstrap.txt" || fail "bootstrap printed no password: $(cat "$WORK/bootstrap.txt")"
-[ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "bootstrap started the service"
+[ "$(prop opentrusty.service ActiveState)" = active ] || fail "bootstrap did not start the service through the admin socket"
 [ "$(ns stat -c %U /var/lib/opentrusty/opentrusty.db)" = opentrusty ] || fail "database not the service user's"
-ok "bootstrap before the first start, as user opentrusty: $(grep -m1 '^created' "$WORK/bootstrap.txt")"
+ok "bootstrap as root went to the daemon (started by the admin socket): $(grep -m1 '^created' "$WORK/bootstrap.txt")"
 
-# --- socket activation by the first request -------------------------------------------------
+# --- the service, started by socket activation ------------------------------------------------
 ns curl -fsS --max-time 30 http://127.0.0.1:8080/health/ready > "$WORK/ready" || fail "first request (IPv4)"
-ok "first request through the socket started the service: $(head -c 80 "$WORK/ready")"
+ok "the public socket serves the same daemon: $(head -c 80 "$WORK/ready")"
 ns curl -fsS --max-time 10 -o /dev/null "http://[::1]:8080/health/live" || fail "IPv6 request"
 ok "IPv6 [::1]:8080 answers too"
 [ "$(prop opentrusty.service Type)" = notify ] || fail "Type"
