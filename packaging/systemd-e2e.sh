@@ -155,7 +155,9 @@ ok "relying party login: $(tail -n1 "$WORK/rp.txt")"
 wait_for 10 "login.succeeded in the journal" sh -c \
     "nsenter -t $NSPID -m -p -n -- journalctl --no-pager -u opentrusty OPENTRUSTY_AUDIT_EVENT=login.succeeded -o cat | grep -q ."
 ns journalctl --no-pager -u opentrusty OPENTRUSTY_AUDIT_EVENT=tenant.created -o json > "$WORK/audit.json"
-jq -e -s 'length == 1 and (.[0].MESSAGE_ID | length == 32) and (.[0].OPENTRUSTY_ACTOR | test("root"))' \
+# Two: `platform` (bootstrap) and acme, both made by the daemon for local:root.
+jq -e -s 'length == 2 and all(.[]; (.MESSAGE_ID | length == 32) and .OPENTRUSTY_ACTOR == "local:root")
+          and any(.[]; .OPENTRUSTY_TARGET == "tenant:acme")' \
     "$WORK/audit.json" > /dev/null || fail "tenant.created in the journal: $(cat "$WORK/audit.json")"
 ok "journal: tenant.created by $(jq -r -s '.[0].OPENTRUSTY_ACTOR' "$WORK/audit.json") (MESSAGE_ID $(jq -r -s '.[0].MESSAGE_ID' "$WORK/audit.json")), login.succeeded"
 
