@@ -17,6 +17,7 @@ mod client_access;
 mod cluster;
 mod config_errors;
 mod connections;
+mod console;
 mod credentials;
 mod daemon;
 mod group_commit;
