@@ -308,9 +308,14 @@ async fn open(app: &App, row: &ConsoleSessionRow, id_hash: &str) -> Result<Optio
     Ok(serde_json::from_slice(&plain).ok())
 }
 
-/// Ends the console session behind `cookie`; returns its id_token (the RP-initiated logout's
-/// `id_token_hint`) when there was one.
-pub async fn end(app: &App, cookie: &str) -> Result<Option<(Tenant, Option<String>)>> {
+/// Ends the console session behind `cookie` and revokes its access token (RFC 7009, as the
+/// relying party it is); returns the home tenant and the id_token (the RP-initiated logout's
+/// `id_token_hint`) when there was a session.
+pub async fn end(
+    app: &App,
+    cookie: &str,
+    ctx: &Context,
+) -> Result<Option<(Tenant, Option<String>)>> {
     let Some(slug) = cookie_tenant(cookie) else {
         return Ok(None);
     };
@@ -325,12 +330,21 @@ pub async fn end(app: &App, cookie: &str) -> Result<Option<(Tenant, Option<Strin
     };
     scope.console_session_delete(&id_hash).await?;
     tx.commit().await?;
-    let id_token = open(app, &row, &id_hash)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|t| t.id_token);
-    Ok(Some((home, id_token)))
+    let Some(tokens) = open(app, &row, &id_hash).await.ok().flatten() else {
+        return Ok(Some((home, None)));
+    };
+    let presented = Presented {
+        client_id: CLIENT_ID.to_owned(),
+        secret: None,
+        method: AuthMethod::None,
+    };
+    let revoked =
+        crate::service::revoke::revoke(app, &home, &presented, &tokens.access_token, ctx).await;
+    if let Err(e) = revoked {
+        // The session is gone either way; the token then lives until it expires.
+        tracing::warn!(error = %e.description, "could not revoke the console's access token");
+    }
+    Ok(Some((home, tokens.id_token)))
 }
 
 /// Whether the session's authentication is recent enough for a sensitive action.

@@ -89,7 +89,7 @@ pub async fn callback(
         Ok(opened) => {
             // A new sign-in replaces this browser's console session (if any).
             if let Some(previous) = session_value(&jar, &app)
-                && let Err(e) = console::end(&app, &previous).await
+                && let Err(e) = console::end(&app, &previous, &ctx).await
             {
                 tracing::warn!(error = %e, "could not end the replaced console session");
             }
@@ -143,6 +143,7 @@ pub async fn signout(
     State(app): State<AppState>,
     Path(slug): Path<String>,
     Extension(req): Extension<RequestId>,
+    RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -156,7 +157,7 @@ pub async fn signout(
         return super::secure(csrf::rejected(&req.0));
     }
     let ended = match session_value(&jar, &app) {
-        Some(v) => match console::end(&app, &v).await {
+        Some(v) => match console::end(&app, &v, &ctx).await {
             Ok(ended) => ended,
             Err(e) => return super::failure(&app, &e, &req.0),
         },

@@ -4,6 +4,7 @@
 
 mod browser;
 mod builtin;
+mod recent;
 
 use std::time::Duration;
 
@@ -192,6 +193,11 @@ fn sign_out_needs_csrf_and_ends_the_console_and_op_sessions() {
     assert_eq!(done.status, 200, "{at}: {}", done.body);
     assert!(at.contains("/console/t/acme/signed-out"), "{at}");
     assert!(done.body.contains("Signed out"));
+    // The console revoked its access token on the way out (RFC 7009).
+    let audit = cli(&s.db, &["audit", "--tenant", "acme", "--json"], None);
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.contains("\"oauth.token_revoked\""), "{audit}");
+    assert!(audit.contains("\"event_type\":\"logout\""), "{audit}");
     // ... the old console cookie no longer opens anything (a new sign-in starts) ...
     let stale = http::send(
         &crate::common::http::Target::tcp(([127, 0, 0, 1], port).into()),
