@@ -13,7 +13,7 @@ CONNS=${BENCH_CONNS:-32}
 SECS=${BENCH_SECS:-5}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 BIN=${BENCH_BIN:-target/x86_64-unknown-linux-musl/release/opentrusty}
-cargo build --release --example oidc-bench
+cargo build --release --example oidc-bench --example api-bench
 work=$(mktemp -d /tmp/opentrusty-bench-XXXXXX)
 chmod 755 "$work"
 # Run a copy, as a package would install it: the linker's freshly written output sits in the page
@@ -138,6 +138,13 @@ for b in "${ran[@]}"; do
   printf '%-9s ' "$b"; run_scenario "$b" "-none-" OT_REPORT=1
 done
 OT_RS256_ONLY=1 target/release/examples/oidc-bench
+
+# The management API (issue 10), in process on SQLite: API token authentication per request
+# over a trivial answer, and the NDJSON audit export of BENCH_AUDIT_EVENTS events.
+if [ -z "${BENCH_ONLY:-}" ] || [[ "management API" == *"$BENCH_ONLY"* ]]; then
+  echo
+  target/release/examples/api-bench "${BENCH_API_REQUESTS:-100000}" "${BENCH_AUDIT_EVENTS:-1000000}"
+fi
 
 if [ "${#ran[@]}" = 2 ]; then
   echo

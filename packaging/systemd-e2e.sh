@@ -2,7 +2,10 @@
 # Real-systemd end-to-end test of the .deb (make systemd-e2e). Root only.
 # Boots systemd 252 as PID 1 in a private PID+mount+network namespace (packaging/e2e/boot.sh),
 # installs the package there (onto overlays, the host stays untouched) and checks what an operator
-# does: enable --now the socket, curl, systemctl show, journalctl, restart under load, reload,
+# does: the README's "Installed from a package" commands verbatim as root (apt install, enable
+# --now both sockets, bootstrap via systemd-run, tenant/user/client create over the admin socket)
+# and a relying party signing in (packaging/e2e/rp-login.py), the journal's audit entries, the
+# deploy/systemd/admin-tcp.conf drop-in, then curl, systemctl show, restart under load, reload,
 # stop, upgrade, remove, purge. The namespace and the cgroups systemd created are removed on exit,
 # whatever happened.
 set -eu
@@ -16,7 +19,7 @@ exec 9< "$HERE/systemd-e2e.sh"
 flock -n 9 || { echo "systemd-e2e: another run is active" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/ot-e2e.XXXXXX)
-UPID="" NSPID="" PASSED=0
+UPID="" NSPID="" PASSED=0 DEFERRED=""
 find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort > "$WORK/cgroups.before"
 
 cleanup() {
@@ -49,6 +52,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ns() { nsenter -t "$NSPID" -m -p -n -- "$@"; }
+# The README's commands, as typed in a root shell of the host: the standard PATH, so only the
+# packaged /usr/bin/opentrusty can answer (never a development build on this machine's PATH).
+sh_root() { ns env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 fail() { echo "systemd-e2e: FAIL: $*" >&2; exit 1; }
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 prop() { ns systemctl show -P "$2" "$1"; }
@@ -75,9 +81,11 @@ stage() { ns sh -c "mkdir -p /run/ot-e2e/pkg && cat > /run/ot-e2e/pkg/$2" < "$1"
 stage "$DEB" "$(basename "$DEB")"
 NSDEB=/run/ot-e2e/pkg/$(basename "$DEB")
 
-# --- install: enabled, not started --------------------------------------------------------
-ns dpkg -i "$NSDEB" > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
-ok "dpkg -i $(basename "$DEB")"
+# --- install (README: `apt install ./opentrusty_*.deb`): enabled, not started ---------------
+# apt resolves the dependencies from the installed packages; the namespace has no network.
+ns sh -c 'cd /run/ot-e2e/pkg && DEBIAN_FRONTEND=noninteractive apt install -y ./opentrusty_*.deb' \
+    > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "apt install"; }
+ok "apt install ./$(basename "$DEB")"
 [ "$(ns systemctl is-enabled opentrusty.socket)" = enabled ] || fail "socket not enabled by postinst"
 [ "$(ns systemctl is-enabled opentrusty-admin.socket)" = enabled ] || fail "admin socket not enabled"
 [ "$(prop opentrusty.socket ActiveState)" = inactive ] || fail "postinst started the socket"
@@ -86,10 +94,27 @@ ns getent passwd opentrusty > /dev/null || fail "no user opentrusty"
 [ "$(ns stat -c '%a %U:%G' /etc/opentrusty/opentrusty.env)" = "640 root:opentrusty" ] || fail "env file mode"
 [ "$(ns stat -c '%a %U:%G' /var/lib/opentrusty)" = "700 opentrusty:opentrusty" ] || fail "state dir mode"
 
-ns systemctl enable --now opentrusty.socket
+# --- README "Installed from a package": the operator's commands, verbatim, as root ------------
+sh_root systemctl enable --now opentrusty.socket opentrusty-admin.socket
 [ "$(prop opentrusty.socket ActiveState)" = active ] || fail "socket not active"
+[ "$(prop opentrusty-admin.socket ActiveState)" = active ] || fail "admin socket not active"
 [ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "service started before first request"
-ok "enable --now opentrusty.socket: listening, service not running yet"
+ok "enable --now opentrusty.socket opentrusty-admin.socket: listening, service not running yet"
+
+# bootstrap works on the database itself, before the first start: as the service's user, with
+# its state directory, settings and credentials, in a transient unit (systemd-run).
+sh_root systemd-run --quiet --pipe --wait --collect \
+    -p User=opentrusty -p StateDirectory=opentrusty \
+    -p EnvironmentFile=-/etc/opentrusty/opentrusty.env \
+    -p LoadCredential=key-encryption-key:opentrusty.key-encryption-key \
+    -p LoadCredential=database-url:opentrusty.database-url \
+    -p LoadCredential=database-password:opentrusty.database-password \
+    opentrusty bootstrap --email admin@example.com > "$WORK/bootstrap.txt" 2>&1 \
+    || { cat "$WORK/bootstrap.txt"; fail "bootstrap (systemd-run as opentrusty)"; }
+grep -q '^password (shown once): ' "$WORK/bootstrap.txt" || fail "bootstrap printed no password: $(cat "$WORK/bootstrap.txt")"
+[ "$(prop opentrusty.service ActiveState)" = inactive ] || fail "bootstrap started the service"
+[ "$(ns stat -c %U /var/lib/opentrusty/opentrusty.db)" = opentrusty ] || fail "database not the service user's"
+ok "bootstrap before the first start, as user opentrusty: $(grep -m1 '^created' "$WORK/bootstrap.txt")"
 
 # --- socket activation by the first request -------------------------------------------------
 ns curl -fsS --max-time 30 http://127.0.0.1:8080/health/ready > "$WORK/ready" || fail "first request (IPv4)"
@@ -112,6 +137,63 @@ A=/run/opentrusty/admin.sock
 ns curl -fsS --max-time 10 --unix-socket $A -o /dev/null http://localhost/health/ready || fail "admin socket"
 ns curl -fsS --max-time 10 --unix-socket $A -o /dev/null http://localhost/metrics || fail "admin /metrics"
 ok "admin socket $A (0660, group opentrusty) answers /health/ready and /metrics"
+
+# --- README: operator commands as root go to the daemon over the admin socket ----------------
+sh_root opentrusty tenant create acme --name "ACME Corp" > "$WORK/tenant.txt" 2>&1 \
+    || { cat "$WORK/tenant.txt"; fail "opentrusty tenant create (as root)"; }
+sh_root opentrusty user create --tenant acme --email alice@example.com --password-file - \
+    > "$WORK/user.txt" 2>&1 <<'PW' || { cat "$WORK/user.txt"; fail "opentrusty user create (as root)"; }
+correct horse battery staple
+PW
+sh_root opentrusty client create --tenant acme --name "My app" --redirect-uri https://app.example.com/callback \
+    > "$WORK/client.txt" 2>&1 || { cat "$WORK/client.txt"; fail "opentrusty client create (as root)"; }
+CID=$(sed -n 's/^client_id: //p' "$WORK/client.txt")
+SECRET=$(sed -n 's/^client_secret (shown once): //p' "$WORK/client.txt")
+[ -n "$CID" ] && [ -n "$SECRET" ] || fail "client create printed no client_id/secret: $(cat "$WORK/client.txt")"
+ok "as root over $A: $(head -n1 "$WORK/tenant.txt"); user alice; client $CID"
+# The relying party (Python standard library, fed on stdin) logs alice in: code flow + PKCE.
+ns python3 - http://127.0.0.1:8080/t/acme "$CID" "$SECRET" https://app.example.com/callback \
+    alice@example.com "correct horse battery staple" < "$HERE/e2e/rp-login.py" > "$WORK/rp.txt" 2>&1 \
+    || { cat "$WORK/rp.txt"; fail "relying party login"; }
+ok "relying party login: $(tail -n1 "$WORK/rp.txt")"
+# The README's journal queries: the daemon journals each change it made, as local:root.
+wait_for 10 "login.succeeded in the journal" sh -c \
+    "nsenter -t $NSPID -m -p -n -- journalctl --no-pager -u opentrusty OPENTRUSTY_AUDIT_EVENT=login.succeeded -o cat | grep -q ."
+ns journalctl --no-pager -u opentrusty OPENTRUSTY_AUDIT_EVENT=tenant.created -o json > "$WORK/audit.json"
+jq -e -s 'length == 1 and (.[0].MESSAGE_ID | length == 32) and (.[0].OPENTRUSTY_ACTOR | test("root"))' \
+    "$WORK/audit.json" > /dev/null || fail "tenant.created in the journal: $(cat "$WORK/audit.json")"
+ok "journal: tenant.created by $(jq -r -s '.[0].OPENTRUSTY_ACTOR' "$WORK/audit.json") (MESSAGE_ID $(jq -r -s '.[0].MESSAGE_ID' "$WORK/audit.json")), login.succeeded"
+
+# A member of group opentrusty is an operator too (README), not only root. (A failure here is
+# reported at the end, so that it does not hide the results of the checks after it.)
+ns useradd --system --no-create-home --groups opentrusty ot-e2e-ops
+if sh_root runuser -u ot-e2e-ops -- opentrusty tenant list > "$WORK/ops.txt" 2>&1 && grep -q acme "$WORK/ops.txt"; then
+    ok "a member of group opentrusty runs operator commands through the admin socket"
+else
+    DEFERRED="tenant list as a member of group opentrusty: $(cat "$WORK/ops.txt")"
+    echo "systemd-e2e: FAIL (reported at the end): $DEFERRED" >&2
+fi
+
+# --- deploy/systemd/admin-tcp.conf: the admin plane also on loopback TCP, as documented -------
+ns install -D -m 0644 /dev/stdin /etc/systemd/system/opentrusty-admin.socket.d/admin-tcp.conf \
+    < "$HERE/../deploy/systemd/admin-tcp.conf"
+admin_socket_reload() {
+    ns systemctl daemon-reload
+    ns systemctl stop opentrusty.service
+    ns systemctl restart opentrusty-admin.socket
+    ns systemctl start opentrusty.service
+}
+admin_socket_reload
+code() { ns curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@"; }
+[ "$(code http://127.0.0.1:8081/api/v1/openapi.json)" = 200 ] || fail "admin plane on 127.0.0.1:8081"
+[ "$(code http://127.0.0.1:8081/api/v1/whoami)" = 401 ] || fail "TCP caller without a token not refused"
+[ "$(code http://127.0.0.1:8080/api/v1/openapi.json)" = 404 ] || fail "public plane answers /api/"
+[ "$(code --unix-socket $A http://localhost/api/v1/whoami)" = 200 ] || fail "unix admin socket lost"
+ns test -S $A || fail "admin socket is no longer a unix socket"
+ns rm /etc/systemd/system/opentrusty-admin.socket.d/admin-tcp.conf
+admin_socket_reload
+[ "$(code http://127.0.0.1:8081/health/live)" = 000 ] || fail "8081 still listening after removing the drop-in"
+ok "admin-tcp.conf drop-in: /api/v1 on 127.0.0.1:8081 (401 without a token), 404 on 8080, unix socket kept"
 
 # --- journald: native protocol with structured fields ---------------------------------------
 sleep 1
@@ -223,4 +305,5 @@ if [ -f "$RPM" ]; then
     ns test -f /var/lib/opentrusty/opentrusty.db || fail "rpm -e deleted the state"
     ok "rpm under systemd: %post preset enables, socket activation, upgrade keeps it running, %preun stops and disables, state kept"
 fi
+[ -z "$DEFERRED" ] || fail "$DEFERRED"
 echo "systemd-e2e: all checks passed in $(($(date +%s) - T0)) s"

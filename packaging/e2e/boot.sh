@@ -26,18 +26,27 @@ ip link set lo up
 rm -f /usr/sbin/policy-rc.d
 
 U=/run/ot-e2e/units
-# The boot target: only journald.
+# The boot target: journald, and the system bus (`systemd-run --wait --pipe` talks to systemd
+# over D-Bus, not the private socket `systemctl` uses; on a real host the bus is always there).
 cat > $U/ot-e2e.target <<'UNIT'
 [Unit]
 Description=OpenTrusty e2e boot target
 DefaultDependencies=no
-Wants=systemd-journald.socket systemd-journald.service
+Wants=systemd-journald.socket systemd-journald.service dbus.socket
 UNIT
-# Drop-ins for the packaged units (drop-in dirs are searched in every unit path directory).
-for u in opentrusty.service opentrusty.socket opentrusty-admin.socket; do
+# Drop-ins for the packaged units and the bus (drop-in dirs are searched in every unit path
+# directory).
+for u in opentrusty.service opentrusty.socket opentrusty-admin.socket dbus.socket dbus.service; do
     mkdir -p "$U/$u.d"
     printf '[Unit]\nDefaultDependencies=no\n' > "$U/$u.d/e2e.conf"
 done
+# The README's `systemd-run ... opentrusty bootstrap` makes a transient unit run-*.service: it gets
+# the same (prefix drop-in, systemd.unit(5)). And should anything still pull in sysinit.target,
+# it is masked in this namespace's /etc overlay: the start fails instead of running sysinit.
+mkdir -p "$U/run-.service.d"
+printf '[Unit]\nDefaultDependencies=no\n' > "$U/run-.service.d/e2e.conf"
+ln -sf /dev/null /etc/systemd/system/sysinit.target
+
 # systemd makes / shared at boot only outside containers; with container=other it leaves our
 # private mounts as they are. Credentials (LoadCredential=) are prepared in a child mount namespace
 # and moved to /run/credentials/UNIT, which only reaches PID 1's view through shared propagation;

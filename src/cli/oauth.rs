@@ -293,9 +293,9 @@ pub async fn keys(app: &App, cmd: KeysCommand) -> service::Result<()> {
             let alg = SigningAlg::parse(&alg).ok_or_else(|| {
                 service::Error::Invalid("alg must be RS256, ES256 or EdDSA".into())
             })?;
-            // The first key of an alg is created active; a rotation needs one to rotate from.
-            keys::ensure(app, &tenant, alg).await?;
-            let k = keys::rotate(app, &tenant, alg, activate_in).await?;
+            // The same audited use case as the API's rotation (it creates the first key of an
+            // alg active, since a rotation needs one to rotate from).
+            let k = keys::rotate_audited(app, &tenant, alg, activate_in, &Context::cli()).await?;
             print(
                 &out,
                 json!({ "kid": k.kid, "alg": alg.as_str(), "generation": k.generation, "activates_at": k.activates_at }),

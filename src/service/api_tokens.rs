@@ -85,8 +85,9 @@ pub async fn create(
     if let Some(c) = creator
         && !c.may_grant(role)
     {
-        return Err(Error::Invalid(format!(
-            "role {role} is above what the caller may grant"
+        // A question of privilege, not of a malformed field: 403 on the API.
+        return Err(Error::Forbidden(format!(
+            "role {role} is above what the caller ({c}) may grant"
         )));
     }
     let now = app.clock.now();
@@ -120,6 +121,17 @@ pub async fn create(
 pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<ApiTokenRow>> {
     let mut tx = app.store.read().await?;
     Ok(tx.scope(tenant).api_tokens_list().await?)
+}
+
+/// Up to `limit` of the tenant's tokens after the token id `after`, in creation order.
+pub async fn page(
+    app: &App,
+    tenant: &Tenant,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ApiTokenRow>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.scope(tenant).api_tokens_page(after, limit).await?)
 }
 
 /// Revokes token `id` of `tenant`; another tenant's token is "not found".
@@ -156,15 +168,27 @@ pub struct TokenCaller {
 /// The caller behind a presented token, or `None` for anything that is not a live token of
 /// ours (unknown, revoked, expired, malformed): the API answers all of those alike with 401.
 pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCaller>> {
+    Ok(authenticate_with_tenant(app, presented)
+        .await?
+        .map(|(caller, _)| caller))
+}
+
+/// [`authenticate`], with the token's tenant as it is now (any status: the caller decides),
+/// read in the same statement as the token. Nothing is cached: revocation and expiry take
+/// effect on the next request.
+pub async fn authenticate_with_tenant(
+    app: &App,
+    presented: &str,
+) -> Result<Option<(TokenCaller, Tenant)>> {
     if presented.len() > MAX_LEN || !presented.starts_with(PREFIX) {
         return Ok(None);
     }
     let now = app.clock.now();
     let found = {
         let mut tx = app.store.read().await?;
-        tx.api_token_by_hash(&secret::hash(presented)).await?
+        tx.api_token_live(&secret::hash(presented), now).await?
     };
-    let Some(row) = found.filter(|r| r.revoked_at.is_none() && r.expires_at > now) else {
+    let Some((row, tenant)) = found else {
         return Ok(None);
     };
     let Some(role) = Role::parse(&row.role) else {
@@ -178,12 +202,13 @@ pub async fn authenticate(app: &App, presented: &str) -> Result<Option<TokenCall
         tx.api_token_touch(&row.tenant_id, &row.id, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(TokenCaller {
+    let caller = TokenCaller {
         token_id: row.id,
         tenant_id: row.tenant_id,
         name: row.name,
         role,
-    }))
+    };
+    Ok(Some((caller, tenant)))
 }
 
 #[cfg(test)]

@@ -57,11 +57,12 @@ fn new_client_id() -> String {
 fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
     let name = n.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(invalid("client name must be 1 to 200 characters"));
+        return Err(invalid("client_name must be 1 to 200 characters"));
     }
-    let uris = |list: &[String]| -> Result<Vec<RedirectUri>> {
+    // Messages name the field as the API (RFC 7591) and the CLI's `--json` spell it.
+    let uris = |list: &[String], field: &str| -> Result<Vec<RedirectUri>> {
         list.iter()
-            .map(|u| RedirectUri::parse(u).map_err(|e| invalid(e.to_string())))
+            .map(|u| RedirectUri::parse(u).map_err(|e| invalid(format!("{field}: {e}"))))
             .collect()
     };
     let grant_types: Vec<GrantType> = if n.grant_types.is_empty() {
@@ -70,7 +71,8 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         n.grant_types
             .iter()
             .map(|g| {
-                GrantType::parse(g).ok_or_else(|| invalid(format!("unknown grant type {g:?}")))
+                GrantType::parse(g)
+                    .ok_or_else(|| invalid(format!("grant_types: unknown grant type {g:?}")))
             })
             .collect::<Result<_>>()?
     };
@@ -83,14 +85,14 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         (ClientKind::Public, None | Some("none")) => AuthMethod::None,
         (ClientKind::Public, Some(m)) => {
             return Err(invalid(format!(
-                "a public client has no secret; auth method {m:?} is impossible"
+                "token_endpoint_auth_method: a public client has no secret; {m:?} is impossible"
             )));
         }
         (ClientKind::Confidential, None) => AuthMethod::ClientSecretBasic,
         (ClientKind::Confidential, Some(m)) => match AuthMethod::parse(m) {
             Some(AuthMethod::None) | None => {
                 return Err(invalid(
-                    "a confidential client authenticates with client_secret_basic or client_secret_post",
+                    "token_endpoint_auth_method: a confidential client authenticates with client_secret_basic or client_secret_post",
                 ));
             }
             Some(m) => m,
@@ -98,16 +100,18 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
     };
     if kind == ClientKind::Public && n.introspection {
         return Err(invalid(
-            "introspection needs a confidential client (RFC 7662 §2.1)",
+            "introspection: needs a confidential client (RFC 7662 §2.1)",
         ));
     }
     if kind == ClientKind::Public && grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(invalid("client_credentials needs a confidential client"));
+        return Err(invalid(
+            "grant_types: client_credentials needs a confidential client",
+        ));
     }
-    let redirect_uris = uris(&n.redirect_uris)?;
+    let redirect_uris = uris(&n.redirect_uris, "redirect_uris")?;
     if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(invalid(
-            "the authorization_code grant needs at least one --redirect-uri",
+            "redirect_uris: the authorization_code grant needs at least one redirect URI",
         ));
     }
     let scopes = Scope::parse(
@@ -115,12 +119,12 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
             .as_deref()
             .unwrap_or("openid profile email offline_access"),
     )
-    .map_err(|e| invalid(e.to_string()))?;
+    .map_err(|e| invalid(format!("scope: {e}")))?;
     let id_token_alg = match n.id_token_alg.as_deref() {
         None => SigningAlg::RS256,
         Some(a) => SigningAlg::parse(a).ok_or_else(|| {
             invalid(format!(
-                "id_token alg must be RS256, ES256 or EdDSA, not {a:?}"
+                "id_token_signed_response_alg must be RS256, ES256 or EdDSA, not {a:?}"
             ))
         })?,
     };
@@ -129,9 +133,7 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         if (1..=max).contains(&v) {
             Ok(v)
         } else {
-            Err(invalid(format!(
-                "{what} lifetime must be 1 to {max} seconds"
-            )))
+            Err(invalid(format!("{what} must be 1 to {max} seconds")))
         }
     };
     Ok(Client {
@@ -141,23 +143,23 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         kind,
         auth_method,
         redirect_uris,
-        post_logout_redirect_uris: uris(&n.post_logout_redirect_uris)?,
+        post_logout_redirect_uris: uris(&n.post_logout_redirect_uris, "post_logout_redirect_uris")?,
         grant_types,
         scopes,
         id_token_alg,
-        access_token_ttl: ttl(n.access_token_ttl, 3600, 86_400, "access token")?,
+        access_token_ttl: ttl(n.access_token_ttl, 3600, 86_400, "access_token_ttl")?,
         refresh_token_ttl: ttl(
             n.refresh_token_ttl,
             30 * 86_400,
             365 * 86_400,
-            "refresh token",
+            "refresh_token_ttl",
         )?,
         // Capped so a retired signing key can be dropped after this long (protocol::keyring).
         id_token_ttl: ttl(
             n.id_token_ttl,
             3600,
             keyring::MAX_SIGNED_LIFETIME,
-            "id_token",
+            "id_token_ttl",
         )?,
         require_pkce: n.require_pkce || n.public,
         allow_plain_pkce: n.allow_plain_pkce,
@@ -209,7 +211,7 @@ pub async fn get(app: &App, tenant: &Tenant, client_id: &str) -> Result<Client> 
         .ok_or(Error::NotFound("client"))
 }
 
-/// Changes to a registered client; `None` leaves a setting as it is.
+/// Changes to a registered client; `None` leaves a setting as it is (the CLI's `client update`).
 #[derive(Debug, Default, Clone)]
 pub struct ClientPatch {
     pub introspection: Option<bool>,
@@ -222,41 +224,162 @@ pub async fn update(
     patch: &ClientPatch,
     ctx: &Context,
 ) -> Result<Client> {
-    let Some(allowed) = patch.introspection else {
-        return Err(invalid("nothing to change: give at least one setting"));
+    let changes = ClientChanges {
+        introspection: patch.introspection,
+        ..ClientChanges::default()
     };
+    change(app, tenant, client_id, &changes, ctx).await
+}
+
+/// Changes to any setting of a registered client (the management API's `PATCH`); `None`
+/// leaves a setting as it is. The kind (public or confidential), the secret and the status
+/// have their own use cases.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ClientChanges {
+    #[serde(skip_serializing_if = "Option::is_none", rename = "client_name")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "scope")]
+    pub scopes: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "token_endpoint_auth_method"
+    )]
+    pub auth_method: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "id_token_signed_response_alg"
+    )]
+    pub id_token_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_party: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_pkce: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_plain_pkce: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims_in_id_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_ttl: Option<i64>,
+}
+
+/// What `c` would be registered with today: the input that [`build`] validates.
+fn as_new(c: &Client) -> NewClient {
+    let strings = |uris: &[RedirectUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
+    NewClient {
+        name: c.name.clone(),
+        redirect_uris: strings(&c.redirect_uris),
+        post_logout_redirect_uris: strings(&c.post_logout_redirect_uris),
+        public: c.kind == ClientKind::Public,
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        scopes: Some(c.scopes.to_string()),
+        id_token_alg: Some(c.id_token_alg.as_str().to_owned()),
+        auth_method: Some(c.auth_method.as_str().to_owned()),
+        first_party: c.first_party,
+        allow_plain_pkce: c.allow_plain_pkce,
+        require_pkce: c.require_pkce,
+        claims_in_id_token: c.claims_in_id_token,
+        introspection: c.introspection,
+        access_token_ttl: Some(c.access_token_ttl),
+        refresh_token_ttl: Some(c.refresh_token_ttl),
+        id_token_ttl: Some(c.id_token_ttl),
+    }
+}
+
+/// Applies `ch` to the client: the changed registration passes exactly the rules of
+/// [`create`] (one function, [`build`], holds them), so no update can reach a state that a
+/// registration could not.
+pub async fn change(
+    app: &App,
+    tenant: &Tenant,
+    client_id: &str,
+    ch: &ClientChanges,
+    ctx: &Context,
+) -> Result<Client> {
+    let metadata = serde_json::to_value(ch).map_err(|e| Error::Internal(e.to_string()))?;
+    if metadata.as_object().is_none_or(|m| m.is_empty()) {
+        return Err(invalid("nothing to change: give at least one setting"));
+    }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    let client = scope
+    let old = scope
         .client_get_any(client_id)
         .await?
         .ok_or(Error::NotFound("client"))?;
-    if allowed && client.kind == ClientKind::Public {
-        return Err(invalid(
-            "introspection needs a confidential client (RFC 7662 §2.1)",
-        ));
+    let mut n = as_new(&old);
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = &ch.$f { n.$f = v.clone(); } )* };
     }
-    scope
-        .client_set_introspection(client_id, allowed, now)
-        .await?;
+    set!(
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        grant_types,
+        first_party,
+        allow_plain_pkce,
+        require_pkce,
+        claims_in_id_token,
+        introspection
+    );
+    macro_rules! set_opt {
+        ($($f:ident),*) => { $( if ch.$f.is_some() { n.$f = ch.$f.clone(); } )* };
+    }
+    set_opt!(
+        scopes,
+        auth_method,
+        id_token_alg,
+        access_token_ttl,
+        refresh_token_ttl,
+        id_token_ttl
+    );
+    let client = Client {
+        client_id: old.client_id.clone(),
+        status: old.status,
+        created_at: old.created_at,
+        ..build(tenant, &n, now)?
+    };
+    scope.client_update(&client, now).await?;
     audit::commit(
         tx,
         Event {
             kind: Kind::ClientUpdated,
             tenant: Some(tenant.id),
             target: Some(format!("client:{client_id}")),
-            metadata: json!({ "introspection": allowed }),
+            metadata,
             ctx,
         },
         now,
     )
     .await?;
     app.clients.invalidate(tenant.id, client_id);
-    Ok(Client {
-        introspection: allowed,
-        ..client
-    })
+    Ok(client)
+}
+
+/// Up to `limit` clients after the keyset `after` = (created_at, client_id), in creation order.
+pub async fn page(
+    app: &App,
+    tenant: &Tenant,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<Client>> {
+    let mut tx = app.store.read().await?;
+    Ok(tx.scope(tenant).clients_page(after, limit).await?)
 }
 
 /// Disables the client: it can no longer authenticate or start a flow, and its tokens and

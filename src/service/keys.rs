@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::invalidate::Gate;
 use super::kek::Kek;
-use super::{Error, Result};
+use super::{Context, Error, Result};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::client::SigningAlg;
@@ -205,7 +205,7 @@ pub async fn ensure(app: &App, tenant: &Tenant, alg: SigningAlg) -> Result<()> {
     if existing.iter().any(|r| r.alg == alg.as_str()) {
         return Ok(());
     }
-    insert_generation(app, tenant, alg, 1, now)
+    insert_generation(app, tenant, alg, 1, now, None)
         .await
         .map(|_| ())
 }
@@ -217,16 +217,102 @@ pub async fn rotate(
     alg: SigningAlg,
     activate_in: i64,
 ) -> Result<KeyMeta> {
+    rotate_inner(app, tenant, alg, activate_in, None).await
+}
+
+/// An operator's rotation (`keys rotate`, `POST .../keys/rotate`): the first key of `alg` if
+/// the tenant has none, then the next generation, published now and signing from
+/// `now + activate_in`; the new key is audited (`key.rotated`) in its own transaction.
+pub async fn rotate_audited(
+    app: &App,
+    tenant: &Tenant,
+    alg: SigningAlg,
+    activate_in: i64,
+    ctx: &Context,
+) -> Result<KeyMeta> {
+    // A rotation needs a key to rotate from; the first one is created active.
+    ensure(app, tenant, alg).await?;
+    rotate_inner(app, tenant, alg, activate_in, Some(ctx)).await
+}
+
+async fn rotate_inner(
+    app: &App,
+    tenant: &Tenant,
+    alg: SigningAlg,
+    activate_in: i64,
+    audit: Option<&Context>,
+) -> Result<KeyMeta> {
     let now = app.clock.now();
     let metas = metas(app, tenant).await?;
     let generation = keyring::next_generation(&metas, alg);
-    let meta = insert_generation(app, tenant, alg, generation, now + activate_in.max(0))
+    let at = now + activate_in.max(0);
+    let meta = insert_generation(app, tenant, alg, generation, at, audit)
         .await?
         .ok_or_else(|| {
             Error::Conflict("another rotation of this key happened at the same time; retry".into())
         })?;
     app.keys.invalidate(tenant.id);
     Ok(meta)
+}
+
+/// A signing key as the management API shows it: never its private part.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub meta: KeyMeta,
+    pub created_at: UnixTime,
+    /// `next` (published, not signing yet), `active`, `retired` (published, no longer
+    /// signing) or `expired` (unpublished, deleted by the next maintenance).
+    pub state: &'static str,
+    /// The public JWK as published in the JWKS (`None` once the key is unpublished).
+    pub jwk: Option<serde_json::Value>,
+}
+
+/// The state of `m` among the tenant's `metas` at `now` (see [`KeyInfo::state`]).
+pub fn state(metas: &[KeyMeta], m: &KeyMeta, now: UnixTime) -> &'static str {
+    if m.activates_at > now {
+        "next"
+    } else if keyring::active(metas, m.alg, now).is_some_and(|a| a.kid == m.kid) {
+        "active"
+    } else if keyring::is_published(metas, m, now) {
+        "retired"
+    } else {
+        "expired"
+    }
+}
+
+/// The tenant's signing keys, oldest first, with their public parts.
+pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<KeyInfo>> {
+    let now = app.clock.now();
+    // First, as the JWKS does: it creates the tenant's first key if it has none yet.
+    let published = app.keys.for_tenant(app, tenant).await?;
+    let rows = {
+        let mut tx = app.store.read().await?;
+        tx.scope(tenant).keys_list().await?
+    };
+    let metas: Vec<(KeyMeta, UnixTime)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let meta = KeyMeta {
+                alg: SigningAlg::parse(&r.alg)?,
+                kid: r.kid,
+                generation: r.generation,
+                activates_at: r.activates_at,
+            };
+            Some((meta, r.created_at))
+        })
+        .collect();
+    let only: Vec<KeyMeta> = metas.iter().map(|(m, _)| m.clone()).collect();
+    let mut out: Vec<KeyInfo> = metas
+        .into_iter()
+        .map(|(meta, created_at)| KeyInfo {
+            state: state(&only, &meta, now),
+            jwk: published.by_kid(&meta.kid).map(|k| k.jwk.clone()),
+            meta,
+            created_at,
+        })
+        .collect();
+    out.sort_by_key(|a| (a.created_at, a.meta.generation));
+    Ok(out)
 }
 
 pub async fn metas(app: &App, tenant: &Tenant) -> Result<Vec<KeyMeta>> {
@@ -255,7 +341,7 @@ pub async fn maintain(app: &App, tenant: &Tenant) -> Result<(usize, usize)> {
     for alg in SigningAlg::ALL {
         if keyring::rotation_due(&metas, alg, now, period) {
             let g = keyring::next_generation(&metas, alg);
-            match insert_generation(app, tenant, alg, g, now + keyring::PUBLISH_LEAD).await {
+            match insert_generation(app, tenant, alg, g, now + keyring::PUBLISH_LEAD, None).await {
                 Ok(Some(_)) => created += 1,
                 Ok(None) => {} // another node rotated first
                 Err(e) => return Err(e),
@@ -285,6 +371,7 @@ async fn insert_generation(
     alg: SigningAlg,
     generation: i64,
     activates_at: UnixTime,
+    audit: Option<&Context>,
 ) -> Result<Option<KeyMeta>> {
     let now = app.clock.now();
     // RSA key generation takes tens to hundreds of milliseconds: keep it off the async workers.
@@ -305,7 +392,19 @@ async fn insert_generation(
     };
     let mut tx = app.store.begin().await?;
     match tx.scope(tenant).key_insert(&row).await {
-        Ok(()) => tx.commit().await?,
+        Ok(()) => match audit {
+            Some(ctx) => {
+                let ev = super::audit::Event {
+                    kind: super::audit::Kind::KeyRotated,
+                    tenant: Some(tenant.id),
+                    target: Some(format!("key:{}", row.kid)),
+                    metadata: json!({ "alg": alg.as_str(), "generation": generation, "activates_at": activates_at }),
+                    ctx,
+                };
+                super::audit::commit(tx, ev, now).await?
+            }
+            None => tx.commit().await?,
+        },
         // Another node created this generation first: theirs is the key, ours is dropped.
         Err(crate::store::Error::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e.into()),

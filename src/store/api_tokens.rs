@@ -4,8 +4,9 @@
 
 use sqlx::FromRow;
 
-use super::{Result, TenantScope, Tx, on_tx};
+use super::{Error, Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
+use crate::domain::tenant::{Slug, Status, Tenant};
 
 #[derive(FromRow, Clone, Debug, serde::Serialize)]
 pub struct ApiTokenRow {
@@ -60,6 +61,25 @@ impl TenantScope<'_> {
             .await?))
     }
 
+    /// Up to `limit` of the tenant's tokens after the token id `after`, in creation order
+    /// (ids are UUIDv7).
+    pub async fn api_tokens_page(
+        &mut self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ApiTokenRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query_as(sql)
+            .bind(&tenant)
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+
     /// Revokes the token `id` of this tenant; false when there is no such live token here.
     pub async fn api_token_revoke(&mut self, id: &str, now: UnixTime) -> Result<bool> {
         const SQL: &str = "UPDATE api_tokens SET revoked_at = $3 \
@@ -108,5 +128,61 @@ impl Tx {
             .await?
             .rows_affected());
         Ok(())
+    }
+}
+
+/// What authenticating a token needs, with its tenant, read in one statement: every
+/// statement on SQLite costs a hand-off to the connection's thread, and every column a copy,
+/// so the tenant is joined rather than read a second time, and revoked or expired tokens are
+/// filtered by the query.
+#[derive(FromRow, Clone, Debug)]
+pub struct LiveToken {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub role: String,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct LiveWithTenant {
+    #[sqlx(flatten)]
+    token: LiveToken,
+    t_slug: String,
+    t_display_name: String,
+    t_status: String,
+    t_created_at: i64,
+    t_updated_at: i64,
+}
+
+impl Tx {
+    /// The live (not revoked, not expired at `now`) token with this hash and its tenant, of
+    /// any status (see [`Tx::api_token_by_hash`]).
+    pub async fn api_token_live(
+        &mut self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> Result<Option<(LiveToken, Tenant)>> {
+        const SQL: &str = "SELECT k.id, k.tenant_id, k.name, k.role, k.last_used_at, \
+            t.slug AS t_slug, t.display_name AS t_display_name, t.status AS t_status, \
+            t.created_at AS t_created_at, t.updated_at AS t_updated_at \
+            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id \
+            WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND k.expires_at > $2";
+        let row: Option<LiveWithTenant> = on_tx!(self, |c| sqlx::query_as(SQL)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut **c)
+            .await?);
+        let Some(r) = row else { return Ok(None) };
+        let corrupt = |what: &str| Error::Corrupt(format!("tenants.{what}"));
+        let tenant = Tenant {
+            id: r.token.tenant_id.parse().map_err(|_| corrupt("id"))?,
+            slug: Slug::parse(&r.t_slug).map_err(|_| corrupt("slug"))?,
+            display_name: r.t_display_name,
+            status: Status::parse(&r.t_status).ok_or_else(|| corrupt("status"))?,
+            created_at: r.t_created_at,
+            updated_at: r.t_updated_at,
+        };
+        Ok(Some((r.token, tenant)))
     }
 }

@@ -277,3 +277,67 @@ impl TenantScope<'_> {
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 }
+
+/// Pages and whole-record updates for the management API (issue 10).
+impl TenantScope<'_> {
+    /// Up to `limit` clients after the keyset cursor `after` = (created_at, client_id), in
+    /// creation order (client ids are random, so the creation time leads the key).
+    pub async fn clients_page(
+        &mut self,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Client>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 \
+             AND (created_at > $2 OR (created_at = $2 AND client_id > $3)) \
+             ORDER BY created_at, client_id LIMIT $4"
+        ));
+        let tenant = self.tenant_id();
+        let (at, id) = after.unwrap_or((i64::MIN, ""));
+        let rows: Vec<ClientRow> = on_tx!(&mut *self.tx, |conn| sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&mut **conn)
+            .await?);
+        rows.into_iter()
+            .map(|r| r.into_client(self).map(|(c, _)| c))
+            .collect()
+    }
+
+    /// Writes every setting of `c` (not its kind, secret, status or creation time); `NotFound`
+    /// for an unknown client.
+    pub async fn client_update(&mut self, c: &Client, now: UnixTime) -> Result<()> {
+        const SQL: &str = "UPDATE oauth_clients SET name = $3, auth_method = $4, \
+            redirect_uris = $5, post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, \
+            id_token_alg = $9, access_token_ttl = $10, refresh_token_ttl = $11, \
+            id_token_ttl = $12, require_pkce = $13, allow_plain_pkce = $14, first_party = $15, \
+            claims_in_id_token = $16, introspection = $17, updated_at = $18 \
+            WHERE tenant_id = $1 AND client_id = $2";
+        let tenant = self.tenant_id();
+        let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
+            .bind(tenant)
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(c.auth_method.as_str())
+            .bind(join(&c.redirect_uris, RedirectUri::as_str))
+            .bind(join(&c.post_logout_redirect_uris, RedirectUri::as_str))
+            .bind(join(&c.grant_types, |g| g.as_str()))
+            .bind(c.scopes.to_string())
+            .bind(c.id_token_alg.as_str())
+            .bind(c.access_token_ttl)
+            .bind(c.refresh_token_ttl)
+            .bind(c.id_token_ttl)
+            .bind(c.require_pkce)
+            .bind(c.allow_plain_pkce)
+            .bind(c.first_party)
+            .bind(c.claims_in_id_token)
+            .bind(c.introspection)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+}

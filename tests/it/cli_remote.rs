@@ -550,3 +550,42 @@ fn user_client_key_token_and_audit_commands_go_to_the_daemon() {
         assert_eq!(String::from_utf8_lossy(&text.stdout).lines().count(), 2);
     }
 }
+
+/// `opentrusty bootstrap` with the daemon's socket there: the daemon creates the platform and
+/// its owner in its own database, the generated password is shown once, and a second run is
+/// refused. The new owner then holds the role the API reads.
+#[test]
+fn bootstrap_goes_to_the_daemon_once() {
+    let dir = tempdir();
+    let (_daemon, socket) = daemon_with_admin_socket(Launch::new(dir.path()), dir.path());
+    let cwd = tempdir();
+    let v = ok_json(&remote(
+        &socket,
+        cwd.path(),
+        &["bootstrap", "--email", "Root@Example.com", "--json"],
+    ));
+    assert_eq!(v["tenant"]["slug"], "platform");
+    assert_eq!(v["user"]["email"], "root@example.com");
+    assert_eq!(v["user"]["role"], "owner");
+    assert!(v["password"].as_str().is_some_and(|p| p.len() >= 32), "{v}");
+    // Nothing was written where the CLI ran.
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+    let again = remote(
+        &socket,
+        cwd.path(),
+        &["bootstrap", "--email", "x@example.com"],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    // In the daemon's database, audited as the operator.
+    let rows = audit_rows(dir.path(), "platform");
+    assert!(
+        rows.iter().any(|r| r["event_type"] == "user.created"
+            && r["actor"].as_str().unwrap_or("").starts_with("local:")),
+        "{rows:?}"
+    );
+}

@@ -16,18 +16,18 @@ use crate::common::{Daemon, Launch, eventually, free_port, pg, tempdir};
 use crate::oauth_world::KEK;
 
 /// What the issue demands.
-const BOUND: Duration = Duration::from_secs(1);
+pub(crate) const BOUND: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(25);
 const LISTENING: &str = "listening for cache invalidations from other nodes";
 
-struct Node {
-    daemon: Daemon,
-    target: Target,
+pub(crate) struct Node {
+    pub(crate) daemon: Daemon,
+    pub(crate) target: Target,
     _dir: tempfile::TempDir,
 }
 
 impl Node {
-    fn start(db: &str) -> Node {
+    pub(crate) fn start(db: &str) -> Node {
         let dir = tempdir();
         let port = free_port();
         let daemon = Launch::new(dir.path())
@@ -63,7 +63,7 @@ impl Node {
             .status
     }
 
-    fn token(&self, client_id: &str, secret: &str) -> u16 {
+    pub(crate) fn token(&self, client_id: &str, secret: &str) -> u16 {
         let basic = format!(
             "Authorization: Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
@@ -76,7 +76,7 @@ impl Node {
         )
     }
 
-    fn discovery(&self, slug: &str) -> u16 {
+    pub(crate) fn discovery(&self, slug: &str) -> u16 {
         let path = format!("/t/{slug}/.well-known/openid-configuration");
         self.status("GET", &path, &[], None)
     }
@@ -93,7 +93,7 @@ impl Node {
     }
 }
 
-fn cli(db: &str, args: &[&str]) -> Output {
+pub(crate) fn cli(db: &str, args: &[&str]) -> Output {
     let out =
         crate::login_pages::cli_env(db, &[("OPENTRUSTY_KEY_ENCRYPTION_KEY", KEK)], args, None);
     assert!(
@@ -104,11 +104,11 @@ fn cli(db: &str, args: &[&str]) -> Output {
     out
 }
 
-fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn cli_json(db: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&cli(db, args).stdout).unwrap()
 }
 
-fn client(db: &str) -> (String, String) {
+pub(crate) fn client(db: &str) -> (String, String) {
     let v = cli_json(
         db,
         &[
@@ -148,7 +148,7 @@ fn delay(what: &str, mut seen: impl FnMut() -> bool) -> Duration {
     }
 }
 
-fn within_bound(what: &str, seen: impl FnMut() -> bool) {
+pub(crate) fn within_bound(what: &str, seen: impl FnMut() -> bool) {
     let took = delay(what, seen);
     assert!(took < BOUND, "node 2 saw {what} only after {took:?}");
 }

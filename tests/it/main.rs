@@ -4,6 +4,7 @@ mod common;
 
 mod access_log;
 mod api;
+mod api_fuzz;
 mod api_tokens;
 mod audit_retention;
 mod browser;
@@ -15,6 +16,7 @@ mod cli_roles;
 mod cli_safety;
 mod client_access;
 mod cluster;
+mod cluster_api;
 mod config_errors;
 mod connections;
 mod console;

@@ -4,8 +4,9 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
+use super::Failure;
 use super::{Remote, Result, tenant_path};
-use crate::cli::identity::{AuditArgs, TenantCommand, print};
+use crate::cli::identity::{AuditArgs, BootstrapArgs, TenantCommand, print, read_password};
 
 /// The offline command's JSON shape from the API's tenant (`display_name` is `name` there).
 fn tenant_json(v: &Value) -> Value {
@@ -17,6 +18,35 @@ fn tenant_json(v: &Value) -> Value {
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
+}
+
+/// `bootstrap` through the daemon: the platform tenant and its first owner in the daemon's
+/// own database. The password file is read here; a generated password comes back once.
+pub fn bootstrap(r: &Remote, args: BootstrapArgs) -> Result<()> {
+    let password = match &args.password_file {
+        Some(p) => Some(read_password(p).map_err(|e| Failure::Local(e.to_string()))?),
+        None => None,
+    };
+    let v = r.call(
+        "POST",
+        "/api/v1/bootstrap",
+        Some(json!({ "email": args.email, "password": password })),
+    )?;
+    let mut value = json!({
+        "tenant": tenant_json(&v["tenant"]),
+        "user": super::users::user_json(&v["user"]),
+    });
+    let mut text = format!(
+        "created platform administrator {} in tenant {}",
+        s(&v["user"]["email"]),
+        s(&v["tenant"]["slug"])
+    );
+    if let Some(p) = v["password"].as_str() {
+        value["password"] = json!(p);
+        text.push_str(&format!("\npassword (shown once): {p}"));
+    }
+    print(&args.out, value, text);
+    Ok(())
 }
 
 pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {

@@ -32,12 +32,15 @@ pub const EX_UNAVAILABLE: u8 = 69;
 /// The most items one API page holds (`limit`); lists are read page by page.
 const PAGE: u32 = 500;
 
-/// Whether `command` has a management API counterpart. `bootstrap`, `migrate`, `serve`,
-/// `check-config` and `hash-rate` work on this host's files or database only.
+/// Whether `command` has a management API counterpart. `migrate`, `serve`, `check-config`
+/// and `hash-rate` work on this host's files or database only. `bootstrap` is sent too: once
+/// the daemon runs, its database and key-encryption key are the ones that count (before the
+/// first start there is no socket, and it works on the database as before).
 pub fn forwards(command: &Command) -> bool {
     matches!(
         command,
-        Command::Tenant(_)
+        Command::Bootstrap(_)
+            | Command::Tenant(_)
             | Command::User(_)
             | Command::Client(_)
             | Command::Keys(_)
@@ -92,6 +95,7 @@ pub type Result<T> = std::result::Result<T, Failure>;
 pub fn run(socket: &Socket, command: Command) -> ExitCode {
     let r = Remote(socket.clone());
     let result = match command {
+        Command::Bootstrap(a) => identity::bootstrap(&r, a),
         Command::Tenant(c) => identity::tenant(&r, c),
         Command::Audit(a) => identity::audit(&r, a),
         Command::User(c) => users::user(&r, c),

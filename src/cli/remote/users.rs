@@ -18,7 +18,7 @@ const PROFILE: [&str; 7] = [
 ];
 
 /// The offline command's JSON shape from the API's user (profile claims grouped).
-fn user_json(v: &Value) -> Value {
+pub(super) fn user_json(v: &Value) -> Value {
     let profile: Map<String, Value> = PROFILE
         .iter()
         .filter(|k| !v[**k].is_null())

@@ -4,7 +4,11 @@
 //! installation, see `service::authz`) and audits its change in the same transaction.
 //! Lists are pages in creation order with keyset cursors.
 
+pub mod api_tokens;
+pub mod audit;
+pub mod clients;
 pub mod consents;
+pub mod keys;
 pub mod roles;
 pub mod sessions;
 pub mod tenants;

@@ -1,12 +1,15 @@
 //! Tenants: platform callers list, create, disable and enable them; a tenant's owners update
 //! its settings; anyone with a role in it reads it.
 
+use super::users::Account;
 use super::{Page, PageRequest};
 use crate::app::App;
+use crate::domain::role::Role;
 use crate::domain::tenant::Tenant;
 use crate::service::authz::grant::{TenantRead, TenantWrite, TenantsManage, TenantsRead};
+use crate::service::authz::{Actor, Principal};
 use crate::service::authz::{Authorized, PlatformAuthorized};
-use crate::service::{Error, Result, admin};
+use crate::service::{Context, Error, Result, admin, sessions};
 
 pub async fn list(
     app: &App,
@@ -53,4 +56,34 @@ pub async fn disable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tena
 
 pub async fn enable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tenant> {
     admin::tenant_enable(app, auth.tenant().slug.as_str(), auth.ctx()).await
+}
+
+/// The `platform` tenant and its first owner (`opentrusty bootstrap` sent to the daemon):
+/// only an operator at the host, on the admin socket, may; and only once (409 after). The
+/// password is generated when none is given, and returned for the caller to show once.
+pub async fn bootstrap(
+    app: &App,
+    principal: &Principal,
+    email: &str,
+    password: Option<&str>,
+    ctx: &Context,
+) -> Result<(Tenant, Account, Option<String>)> {
+    let Actor::Local { user } = principal.actor() else {
+        return Err(Error::Forbidden(
+            "bootstrap is for operators at the host, through the admin socket".into(),
+        ));
+    };
+    let generated = password.is_none().then(sessions::random_token);
+    let password = password.or(generated.as_deref()).unwrap_or_default();
+    let ctx = Context {
+        actor: Some(format!("local:{user}")),
+        via: Some("api"),
+        ..ctx.clone()
+    };
+    let (tenant, user) = admin::bootstrap(app, email, password, &ctx).await?;
+    let account = Account {
+        user,
+        role: Some(Role::Owner),
+    };
+    Ok((tenant, account, generated))
 }

@@ -117,20 +117,39 @@ fn too_large(e: BytesRejection) -> Problem {
     }
 }
 
-/// Parses a JSON body: malformed JSON is 400, a well-formed body with a missing, unknown or
-/// mistyped field is 422 with serde's message, which names the field.
+/// Parses a JSON body: malformed JSON is 400, a well-formed body that is not an object, or
+/// has a missing, unknown or mistyped field, is 422 with serde's message, which names the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => Problem::invalid(format!("invalid body: {e}")),
-            Category::Syntax | Category::Eof | Category::Io => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("malformed JSON: {e}"),
-            ),
+    // Every request body of the API is an object. serde's derived structs also accept an array
+    // of their fields in order (`[null]` would be a patch that changes nothing), which the
+    // document does not allow: refuse anything but an object before serde sees it.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(Problem::invalid("invalid body: expected a JSON object")),
+            Err(e) => Err(rejection("", e)),
+        };
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|err| rejection(&err.path().to_string(), err.into_inner()))?;
+    // Data after the value is malformed JSON, as `serde_json::from_slice` would say.
+    de.end().map_err(|e| rejection("", e))?;
+    Ok(value)
+}
+
+fn rejection(path: &str, e: serde_json::Error) -> Problem {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data if !path.is_empty() && path != "." => {
+            Problem::invalid(format!("invalid body: field `{path}`: {e}"))
         }
-    })
+        Category::Data => Problem::invalid(format!("invalid body: {e}")),
+        Category::Syntax | Category::Eof | Category::Io => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("malformed JSON: {e}"),
+        ),
+    }
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -150,5 +169,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         serde_urlencoded::from_str(q)
             .map(Query)
             .map_err(|e| Problem::invalid(format!("invalid query: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        name: Option<String>,
+    }
+
+    fn status(body: &str) -> u16 {
+        match parse::<Patch>(body.as_bytes()) {
+            Ok(_) => 200,
+            Err(p) => p.status.as_u16(),
+        }
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        assert_eq!(status(" {\"name\": \"x\"}"), 200);
+        assert_eq!(status("{}"), 200);
+        // serde would take these as the struct's fields in order.
+        assert_eq!(status("[null]"), 422);
+        assert_eq!(status("[\"x\"]"), 422);
+        assert_eq!(status("null"), 422);
+        assert_eq!(status("\"x\""), 422);
+        assert_eq!(status("{\"nam\": 1}"), 422);
+        assert_eq!(status("[null"), 400);
+        assert_eq!(status(""), 400);
+        assert_eq!(status("{"), 400);
     }
 }

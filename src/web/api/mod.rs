@@ -2,7 +2,11 @@
 //! handlers (authorize → one `service::manage` call → JSON), and the OpenAPI 3.1 document
 //! generated from the handlers by utoipa (`openapi.rs`).
 
+pub mod api_tokens;
+pub mod audit;
+pub mod clients;
 pub mod extract;
+pub mod keys;
 pub mod openapi;
 pub mod problem;
 pub mod sessions;
@@ -21,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi::document))
         .routes(routes!(whoami::whoami))
+        .routes(routes!(tenants::bootstrap))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update))
         .routes(routes!(tenants::disable))
@@ -34,6 +39,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::end_session))
         .routes(routes!(sessions::list_consents))
         .routes(routes!(sessions::revoke_consent))
+        .routes(routes!(clients::list, clients::create))
+        .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(clients::rotate_secret))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(api_tokens::list, api_tokens::create))
+        .routes(routes!(api_tokens::revoke))
+        .routes(routes!(audit::tenant))
+        .routes(routes!(audit::installation))
 }
 
 /// The API's router: its routes, a JSON 404 for any other path under `/api/`, and the

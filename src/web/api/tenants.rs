@@ -184,3 +184,44 @@ pub async fn enable(
         tenants::enable(&app, &auth).await?,
     )))
 }
+
+/// The first platform owner, for `opentrusty bootstrap` sent to the daemon.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapRequest {
+    pub email: String,
+    /// Generated (and returned once) when absent.
+    pub password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Bootstrapped {
+    pub tenant: TenantView,
+    pub user: super::users::UserView,
+    /// The generated password, shown once; absent when the request gave one.
+    pub password: Option<String>,
+}
+
+/// Create the `platform` tenant and its first owner (operators on the admin socket only, once).
+#[utoipa::path(post, path = "/api/v1/bootstrap", tag = "tenants",
+    responses((status = 201, description = "The platform tenant and its first owner", body = Bootstrapped)))]
+pub async fn bootstrap(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(req): Json<BootstrapRequest>,
+) -> Result<(StatusCode, Json<Bootstrapped>), Problem> {
+    let (t, account, password) = tenants::bootstrap(
+        &app,
+        &caller.principal,
+        &req.email,
+        req.password.as_deref(),
+        &caller.ctx,
+    )
+    .await?;
+    let body = Bootstrapped {
+        tenant: TenantView::new(&app, t),
+        user: super::users::UserView::new(&app, account),
+        password,
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}

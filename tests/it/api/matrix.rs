@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use opentrusty::domain::role::Role;
 use opentrusty::domain::user::Profile;
 use opentrusty::service::clients::{self, NewClient};
-use opentrusty::service::{Context, admin, sessions};
+use opentrusty::service::{Context, admin, api_tokens, sessions};
 use opentrusty::store::Store;
 use serde_json::{Value, json};
 
@@ -36,6 +36,10 @@ fn tenant_patch(f: &Fresh) -> Value {
     json!({ "display_name": format!("Acme {}", f.n) })
 }
 
+fn bootstrap(_: &Fresh) -> Value {
+    json!({ "email": "second-root@platform.test" })
+}
+
 fn new_user(f: &Fresh) -> Value {
     json!({ "email": format!("new{}@acme.test", f.n), "given_name": "New" })
 }
@@ -52,11 +56,25 @@ fn viewer_role(_: &Fresh) -> Value {
     json!({ "role": "viewer" })
 }
 
+fn new_client(f: &Fresh) -> Value {
+    json!({ "client_name": format!("c{}", f.n), "redirect_uris": [crate::oauth_world::CB] })
+}
+
+fn client_patch(_: &Fresh) -> Value {
+    json!({ "client_name": "Changed" })
+}
+
+fn new_token(f: &Fresh) -> Value {
+    json!({ "name": format!("t{}", f.n), "role": "viewer", "expires_in": "1d" })
+}
+
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
     //   method  path                                    body                  PO   PV   AO   AA   AV   AN   BO   tok  exp  rev  nos  none
     Row("GET",  "/api/v1/openapi.json",                 None,               [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     Row("GET",  "/api/v1/whoami",                       None,               [200, 200, 200, 200, 200, 401, 200, 200, 401, 401, 401, 401]),
+    // Operators on the admin socket only (peer credentials), never a bearer token.
+    Row("POST", "/api/v1/bootstrap",                    Some(bootstrap),    [403, 403, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants",                      None,               [200, 200, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("POST", "/api/v1/tenants",                      Some(new_tenant),   [201, 403, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}",               None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
@@ -75,6 +93,19 @@ const ROWS: &[Row] = &[
     Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/sessions/{session_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/consents", None,    [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
     Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/consents/{client_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/clients",       None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/clients",       Some(new_client),   [201, 403, 201, 201, 403, 401, 404, 201, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/clients/{client_id}", None,         [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("PATCH","/api/v1/tenants/{slug}/clients/{client_id}", Some(client_patch), [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/clients/{client_id}", None,        [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/clients/{client_id}/secret", None,  [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/keys",          None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/keys/rotate",   None,               [201, 403, 201, 201, 403, 401, 404, 201, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/api-tokens",    None,               [200, 403, 200, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("POST", "/api/v1/tenants/{slug}/api-tokens",    Some(new_token),    [201, 403, 201, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/api-tokens/{id}", None,            [204, 403, 204, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/audit",         None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/audit",                        None,               [200, 200, 403, 403, 403, 401, 403, 403, 401, 401, 401, 401]),
     Row("POST", "/api/v1/tenants/{slug}/enable",        None,               [200, 403, 403, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
     // Last: a success ends every credential of A.
     Row("POST", "/api/v1/tenants/{slug}/disable",       None,               [200, 403, 403, 403, 403, 401, 404, 403, 401, 401, 401, 401]),
@@ -84,11 +115,18 @@ const ROWS: &[Row] = &[
 /// user without a role, with a live session and a consent for a fresh client).
 async fn fill(api: &Api, template: &str, f: &Fresh) -> String {
     let mut path = template.replace("{slug}", "acme");
+    let app = &api.app;
+    let ctx = Context::default();
+    if template.contains("/api-tokens/{id}") {
+        let day = std::time::Duration::from_secs(86_400);
+        let t = api_tokens::create(app, &api.a, "t", Role::Viewer, day, None, &ctx)
+            .await
+            .unwrap();
+        return path.replace("{id}", &t.row.id);
+    }
     if !template.contains("{user_id}") && !template.contains("{client_id}") {
         return path;
     }
-    let app = &api.app;
-    let ctx = Context::default();
     let client = clients::create(
         app,
         &api.a,

@@ -182,8 +182,10 @@ async fn bad_requests_get_the_error_shape(store: Store) {
     let typed = api.raw(req("application/json", r#"{"slug": 5}"#)).await;
     assert_eq!(typed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        typed.json["message"].as_str().unwrap().contains("slug")
-            || typed.json["message"].as_str().unwrap().contains("integer"),
+        typed.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("field `slug`"),
         "{}",
         typed.json
     );

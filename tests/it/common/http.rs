@@ -165,6 +165,24 @@ pub fn send(
     raw(target, req.as_bytes())
 }
 
+/// A JSON request (`Content-Type: application/json`) with a bearer token.
+pub fn send_json(
+    target: &Target,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<Response> {
+    let body = body.map(|v| v.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {bearer}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    raw(target, req.as_bytes())
+}
+
 impl Response {
     /// Every `Set-Cookie` name=value pair (the parser keeps only the last header of a name, so
     /// this re-reads the raw header block).
