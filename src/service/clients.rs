@@ -379,7 +379,11 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<Client>> {
     let mut tx = app.store.read().await?;
-    Ok(tx.scope(tenant).clients_page(after, limit).await?)
+    // The admin console's built-in client is not an ordinary client: never listed.
+    Ok(tx
+        .scope(tenant)
+        .clients_page(after, limit, super::console::CLIENT_ID)
+        .await?)
 }
 
 /// Disables the client: it can no longer authenticate or start a flow, and its tokens and

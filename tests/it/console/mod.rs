@@ -292,3 +292,54 @@ fn the_console_is_served_only_on_the_admin_plane_where_it_has_a_url() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<h1>Dashboard</h1>"));
 }
+
+#[test]
+fn the_cli_neither_lists_nor_deletes_the_builtin_client() {
+    let dir = crate::common::tempdir();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    ok(cli(&db, &["tenant", "create", "acme"], None));
+    let list = cli(&db, &["client", "list", "--tenant", "acme", "--json"], None);
+    assert!(list.status.success());
+    let items: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(items, serde_json::json!([]));
+    let del = cli(
+        &db,
+        &["client", "delete", "--tenant", "acme", "opentrusty-console"],
+        None,
+    );
+    assert!(!del.status.success());
+    let msg = String::from_utf8_lossy(&del.stderr);
+    assert!(
+        msg.contains("built-in client and cannot be deleted"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn once_there_is_a_platform_owner_the_start_line_names_the_console() {
+    let dir = crate::common::tempdir();
+    let db = format!("sqlite://{}/opentrusty.db", dir.path().display());
+    ok(cli(
+        &db,
+        &[
+            "bootstrap",
+            "--email",
+            "root@example.com",
+            "--password-file",
+            "-",
+        ],
+        Some("root-password-1234\n"),
+    ));
+    let port = free_port();
+    let daemon = crate::common::Launch::new(dir.path())
+        .env("OPENTRUSTY_LISTEN", &format!("127.0.0.1:{port}"))
+        .env("OPENTRUSTY_PUBLIC_URL", &format!("http://127.0.0.1:{port}"))
+        .spawn();
+    let want = format!("admin console: http://127.0.0.1:{port}/console/");
+    assert!(
+        eventually(Duration::from_secs(20), || daemon.stderr().contains(&want)),
+        "{}",
+        daemon.stderr()
+    );
+    assert!(!daemon.stderr().contains("opentrusty bootstrap"));
+}
