@@ -161,6 +161,51 @@ fn a_user_without_a_role_is_refused_with_a_page() {
         page.body
     );
     assert!(!bob.cookies.contains_key("opentrusty_console"));
+
+    // Given the viewer role, bob signs in and sees the dashboard without a write button
+    // (the only button is "Sign out").
+    ok(cli(
+        &s.db,
+        &[
+            "user",
+            "role",
+            "--tenant",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "viewer",
+        ],
+        None,
+    ));
+    // (His login session at acme is still there: no password asked this time.)
+    let (page, _) = bob.open("/console/t/acme/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(">viewer<"), "{}", page.body);
+    assert_eq!(page.body.matches("<button").count(), 1, "{}", page.body);
+    assert!(page.body.contains(">Sign out</button>"));
+    // A removed role ends console access at the next request: a new sign-in starts.
+    ok(cli(
+        &s.db,
+        &[
+            "user",
+            "role",
+            "--tenant",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "none",
+        ],
+        None,
+    ));
+    let res = bob.get("/console/t/acme/");
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert!(
+        res.header("location")
+            .unwrap()
+            .contains("/t/acme/authorize?")
+    );
 }
 
 #[test]
