@@ -4,6 +4,7 @@
 
 mod browser;
 mod builtin;
+mod postgres;
 mod recent;
 
 use std::time::Duration;
