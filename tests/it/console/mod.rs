@@ -337,6 +337,16 @@ fn the_console_is_served_only_on_the_admin_plane_where_it_has_a_url() {
     let page = root.sign_in("/console/", "root@example.com", ROOT_PW);
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<h1>Dashboard</h1>"));
+    drop(s);
+
+    // OPENTRUSTY_CONSOLE=false turns it off even where it would be served.
+    let s = site(&[("OPENTRUSTY_CONSOLE", "false")]);
+    assert_eq!(http::get(&s.target, "/console/").unwrap().status, 404);
+    assert_eq!(
+        http::get(&s.target, "/console/t/acme/").unwrap().status,
+        404
+    );
+    assert_eq!(http::get(&s.target, "/health/ready").unwrap().status, 200);
 }
 
 #[test]
