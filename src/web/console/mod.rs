@@ -6,6 +6,7 @@
 pub mod pages;
 pub mod session;
 pub mod signin;
+pub mod users;
 
 use askama::Template;
 use axum::Router;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/t/{slug}", get(pages::slash))
         .route("/console/t/{slug}/", get(pages::dashboard))
         .route("/console/t/{slug}/whoami", get(pages::whoami))
+        .route("/console/t/{slug}/users", get(users::list))
         .route("/console/t/{slug}/callback", get(signin::callback))
         .route("/console/t/{slug}/signout", post(signin::signout))
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))

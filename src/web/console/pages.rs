@@ -1,5 +1,5 @@
 //! The console's pages so far: the dashboard (counts and the newest audit events) and the
-//! caller's own identity and role. Each page authorizes through `session::authorize` with the
+//! caller's own identity and role (the users list is in `users`). Each page authorizes through `session::authorize` with the
 //! permission it reads with, so a viewer's page and an owner's differ only in what the
 //! permissions allow.
 
@@ -47,7 +47,7 @@ fn who(live: &Live) -> String {
     }
 }
 
-fn chrome<G: Grant>(
+pub(super) fn chrome<G: Grant>(
     app: &App,
     live: &Live,
     auth: &Authorized<G>,
@@ -55,7 +55,11 @@ fn chrome<G: Grant>(
     current: &str,
 ) -> Chrome {
     let slug = auth.tenant().slug.as_str();
-    let pages = [("Dashboard", ""), ("Who am I", "whoami")];
+    let pages = [
+        ("Dashboard", ""),
+        ("Users", "users"),
+        ("Who am I", "whoami"),
+    ];
     Chrome {
         base: super::base_path(app),
         tenant_name: auth.tenant().display_name.clone(),
@@ -81,7 +85,7 @@ pub async fn slash(State(app): State<AppState>, Path(slug): Path<String>) -> Res
 
 /// The live session, or the response to send instead: a sign-in at the page's tenant when
 /// there is none (the not-found page for an unknown tenant).
-async fn signed_in(
+pub(super) async fn signed_in(
     app: &App,
     jar: &CookieJar,
     slug: &str,

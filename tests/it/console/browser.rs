@@ -142,6 +142,7 @@ fn field_href(body: &str) -> Option<String> {
         .and_then(|s| s.split('"').next())
         .map(|s| {
             s.replace("&amp;", "&")
+                .replace("&#38;", "&")
                 .replace("&#x2f;", "/")
                 .replace("&#47;", "/")
         })

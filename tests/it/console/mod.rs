@@ -124,6 +124,48 @@ fn platform_and_tenant_owners_sign_in_and_stay_in_their_scope() {
         "{}",
         acme.body
     );
+    // The users page: search by the start of the email, a page at a time.
+    let (users, _) = root.open("/console/t/acme/users");
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains(">alice@example.com<") && users.body.contains(">bob@example.com<"));
+    assert!(users.body.contains(">owner<"), "{}", users.body);
+    let (bo, _) = root.open("/console/t/acme/users?email=BO");
+    assert!(bo.body.contains(">bob@example.com<") && !bo.body.contains(">alice@example.com<"));
+    let (first, _) = root.open("/console/t/acme/users?limit=1");
+    assert_eq!(
+        first.body.matches("class=\"user-email\"").count(),
+        1,
+        "{}",
+        first.body
+    );
+    let next = first
+        .body
+        .split("id=\"next-page\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a next page link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let (second, _) = root.open(&format!("/console/t/acme/users{next}"));
+    assert_eq!(
+        second.body.matches("class=\"user-email\"").count(),
+        1,
+        "{}",
+        second.body
+    );
+    assert!(
+        !second.body.contains("id=\"next-page\""),
+        "{next}: {}",
+        second.body
+    );
+    assert_ne!(first.body, second.body);
+    let (bad, _) = root.open("/console/t/acme/users?limit=0");
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("limit must be from 1 to 500"),
+        "{}",
+        bad.body
+    );
     let (who, _) = root.open("/console/t/platform/whoami");
     assert!(
         who.body.contains("id=\"whoami-role\">owner<"),
