@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod console;
 mod describe;
 mod http;
 mod identity;
@@ -19,6 +20,7 @@ mod known;
 mod oauth;
 mod parse;
 
+pub use console::ConsoleConfig;
 pub use http::{AccessLog, HttpConfig};
 pub use identity::{IdentityConfig, IpNet};
 pub use known::{KNOWN, Known, PREFIX};
@@ -65,6 +67,8 @@ struct Raw {
     http_max_connections: Option<String>,
     access_log: Option<String>,
     access_log_slow_ms: Option<String>,
+    admin_url: Option<String>,
+    console: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +187,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub oauth: OauthConfig,
     pub http: HttpConfig,
+    /// The admin console (`OPENTRUSTY_CONSOLE`, `OPENTRUSTY_ADMIN_URL`).
+    pub console: ConsoleConfig,
     /// Audit events older than this are purged by housekeeping.
     pub audit_retention: Duration,
     /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
@@ -387,6 +393,11 @@ impl Config {
             access_log: raw.access_log.as_deref(),
             slow_ms: raw.access_log_slow_ms.as_deref(),
         })?;
+        let console = console::parse(
+            raw.console.as_deref(),
+            raw.admin_url.as_deref(),
+            &mut warnings,
+        )?;
         let audit_retention_days = parse_u32(
             "AUDIT_RETENTION_DAYS",
             raw.audit_retention_days.as_deref(),
@@ -410,6 +421,7 @@ impl Config {
             identity,
             oauth,
             http,
+            console,
             audit_retention: Duration::from_secs(u64::from(audit_retention_days) * 86_400),
             warnings,
         })

@@ -78,6 +78,38 @@ fn warn_without_admin_plane(listeners: &[Listener]) {
     );
 }
 
+/// The console's start-up lines: how to turn it on when a separate admin listener has no
+/// public URL; while there is no platform user, the `bootstrap` command; then where it is.
+async fn console_lines(app: &AppState, listeners: &[Listener]) {
+    let console = &app.config.console;
+    let url = listeners
+        .iter()
+        .filter(|l| matches!(l.plane, Plane::All | Plane::Admin))
+        .find_map(|l| console.served_at(&app.config.public_url, l.plane == Plane::All));
+    let admin_plane = listeners
+        .iter()
+        .any(|l| matches!(l.plane, Plane::All | Plane::Admin));
+    if console.enabled && url.is_none() && admin_plane {
+        tracing::info!(
+            "the admin console is off: the admin plane has a listener of its own and OPENTRUSTY_ADMIN_URL is unset; to turn it on, expose the admin plane behind an https reverse proxy and set OPENTRUSTY_ADMIN_URL to its public URL (README, \"Console\")"
+        );
+    }
+    match crate::service::console::platform_has_user(app).await {
+        Ok(false) => tracing::info!(
+            "no platform administrator yet: run `opentrusty bootstrap --email you@example.com` to create the first one"
+        ),
+        Ok(true) => {
+            if let Some(url) = url {
+                tracing::info!(
+                    "admin console: {}/console/",
+                    url.as_str().trim_end_matches('/')
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot tell whether a platform administrator exists"),
+    }
+}
+
 async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> ExitCode {
     systemd::status("opening the database");
     let store = match Store::connect(&config.database_url, config.database_max_connections).await {
@@ -110,6 +142,12 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
             return ExitCode::FAILURE;
         }
     }
+    // The built-in console clients' URIs follow this configuration (service::console).
+    match crate::service::console::reconcile(&app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tenants = n, "console client redirect URIs updated"),
+        Err(e) => tracing::warn!(error = %e, "cannot update the console clients' redirect URIs"),
+    }
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -132,6 +170,7 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
         tracing::info!(listener = %l.describe, "listening");
     }
     warn_without_admin_plane(&listeners);
+    console_lines(&app, &listeners).await;
     let count = listeners.len();
     let server = tokio::spawn(app::run(app.clone(), listeners, stop_rx, drain));
     tokio::spawn(watchdog());

@@ -8,7 +8,7 @@
 //! requests together (group commit); what each request writes atomically, a `WriteSet`, is
 //! still decided in `service`. Outside `src/`:
 //! `bench/` holds the benchmarks behind `make bench`, and `askama.toml` points the template
-//! engine at `src/web/ui/templates/`.
+//! engine at `src/web/ui/templates/` (the console's under `console/` there).
 
 /// Composition root: shared `App` state, `run(listeners, shutdown)` with a bounded drain.
 pub mod app;
@@ -43,5 +43,6 @@ pub mod store;
 pub mod systemd;
 /// HTTP transport (axum on hyper): the accept loop with connection deadlines and drain
 /// (`web::conn`), routers per plane, middleware, error rendering; the management REST API
-/// and its generated OpenAPI document in `web::api` (admin plane only).
+/// and its generated OpenAPI document in `web::api` (admin plane only); the admin console in
+/// `web::console` (admin plane only), with its use cases in `service::console`.
 pub mod web;

@@ -19,6 +19,14 @@ impl Config {
             ("PUBLIC_URL".into(), self.public_url.to_string()),
             ("LISTEN".into(), self.listen.to_string()),
             ("ADMIN_LISTEN".into(), opt(&self.admin_listen)),
+            (
+                "ADMIN_URL".into(),
+                self.console
+                    .admin_url
+                    .as_ref()
+                    .map_or_else(|| "(unset)".to_owned(), |u| u.to_string()),
+            ),
+            ("CONSOLE".into(), self.console.enabled.to_string()),
             ("LOG".into(), self.log_filter.clone()),
             (
                 "LOG_FORMAT".into(),

@@ -66,4 +66,6 @@ pub const KNOWN: &[Known] = &[
     var("HTTP_MAX_CONNECTIONS"),
     var("ACCESS_LOG"),
     var("ACCESS_LOG_SLOW_MS"),
+    var("ADMIN_URL"),
+    var("CONSOLE"),
 ];

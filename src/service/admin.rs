@@ -77,6 +77,8 @@ async fn create_tenant(
             }
             other => other.into(),
         })?;
+    // Every tenant has the admin console's built-in client (issue 11), from its creation on.
+    super::console::add_to_new_tenant(app, &mut tx, &tenant, now).await?;
     let ev = Event {
         kind: Kind::TenantCreated,
         tenant: Some(tenant.id),

@@ -195,9 +195,12 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
     Ok(Created { client, secret })
 }
 
+/// The tenant's registered clients; the admin console's built-in client is not one of them.
 pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<Client>> {
     let mut tx = app.store.read().await?;
-    Ok(tx.scope(tenant).clients_list().await?)
+    let mut all = tx.scope(tenant).clients_list().await?;
+    all.retain(|c| !super::console::is_builtin(&c.client_id));
+    Ok(all)
 }
 
 pub async fn get(app: &App, tenant: &Tenant, client_id: &str) -> Result<Client> {
@@ -376,7 +379,11 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<Client>> {
     let mut tx = app.store.read().await?;
-    Ok(tx.scope(tenant).clients_page(after, limit).await?)
+    // The admin console's built-in client is not an ordinary client: never listed.
+    Ok(tx
+        .scope(tenant)
+        .clients_page(after, limit, super::console::CLIENT_ID)
+        .await?)
 }
 
 /// Disables the client: it can no longer authenticate or start a flow, and its tokens and
@@ -467,6 +474,11 @@ pub async fn rotate_secret(
 
 /// Deletes the client and, through the foreign keys, its codes, tokens and consents.
 pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<()> {
+    if super::console::is_builtin(client_id) {
+        return Err(Error::Conflict(format!(
+            "client {client_id} is the admin console's built-in client and cannot be deleted"
+        )));
+    }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     tx.scope(tenant)

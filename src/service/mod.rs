@@ -9,6 +9,7 @@ pub mod authz;
 pub mod client_auth;
 pub mod client_cache;
 pub mod clients;
+pub mod console;
 pub mod end_session;
 pub mod housekeeping;
 pub mod introspect;

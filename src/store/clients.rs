@@ -282,15 +282,17 @@ impl TenantScope<'_> {
 impl TenantScope<'_> {
     /// Up to `limit` clients after the keyset cursor `after` = (created_at, client_id), in
     /// creation order (client ids are random, so the creation time leads the key).
+    /// `except` is left out (the admin console's built-in client, which is not listed).
     pub async fn clients_page(
         &mut self,
         after: Option<(i64, &str)>,
         limit: i64,
+        except: &str,
     ) -> Result<Vec<Client>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM oauth_clients WHERE tenant_id = $1 \
              AND (created_at > $2 OR (created_at = $2 AND client_id > $3)) \
-             ORDER BY created_at, client_id LIMIT $4"
+             AND client_id <> $5 ORDER BY created_at, client_id LIMIT $4"
         ));
         let tenant = self.tenant_id();
         let (at, id) = after.unwrap_or((i64::MIN, ""));
@@ -299,6 +301,7 @@ impl TenantScope<'_> {
             .bind(at)
             .bind(id)
             .bind(limit)
+            .bind(except)
             .fetch_all(&mut **conn)
             .await?);
         rows.into_iter()

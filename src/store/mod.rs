@@ -8,6 +8,7 @@ pub mod audit;
 mod clients;
 mod codes;
 pub mod consents;
+pub mod console;
 pub mod group;
 pub mod keys;
 mod meta;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod conn;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -77,6 +78,16 @@ pub fn router(app: AppState, plane: Plane) -> Router {
         routes = routes
             .route("/metrics", get(metrics::render))
             .merge(api::routes());
+        // The console only where browsers can be sent back to it (config::console).
+        let every_plane = plane == Plane::All;
+        if app
+            .config
+            .console
+            .served_at(&app.config.public_url, every_plane)
+            .is_some()
+        {
+            routes = routes.merge(console::routes());
+        }
     }
     routes
         .route_layer(axum::middleware::from_fn(middleware::tag_route))

@@ -19,6 +19,7 @@ mod cluster;
 mod cluster_api;
 mod config_errors;
 mod connections;
+mod console;
 mod credentials;
 mod daemon;
 mod group_commit;

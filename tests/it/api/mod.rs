@@ -5,6 +5,7 @@ mod api_tokens;
 mod audit;
 mod callers;
 mod clients;
+mod console_client;
 mod harness;
 mod keys;
 mod matrix;

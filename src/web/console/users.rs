@@ -1,0 +1,138 @@
+//! `GET /console/t/{slug}/users`: the tenant's users, searched by the start of the email
+//! address, a page at a time (the management API's use case, `service::manage::users::list`).
+//! Read-only for now: the write actions come with their pages.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::service::Error;
+use crate::service::authz::grant::UsersRead;
+use crate::service::manage::PageRequest;
+use crate::service::manage::users::{self, ListFilter};
+use crate::web::extract::RequestContext;
+use crate::web::middleware::RequestId;
+use crate::web::ui::csrf;
+
+use super::pages::{Chrome, chrome, signed_in, when};
+use super::session::authorize;
+use super::{failure, render};
+
+#[derive(Deserialize, Default)]
+pub struct UsersQuery {
+    email: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+struct Row {
+    email: String,
+    name: String,
+    status: &'static str,
+    role: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    base: String,
+    email: String,
+    error: Option<String>,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Extension(req): Extension<RequestId>,
+    RequestContext(ctx, _): RequestContext,
+    jar: CookieJar,
+    q: Result<Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let live = match signed_in(&app, &jar, &slug, "users", &req.0).await {
+        Ok(l) => l,
+        Err(res) => return res,
+    };
+    let auth = match authorize::<UsersRead>(&app, &live, &slug, &ctx, &req.0).await {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let email = q.email.clone().unwrap_or_default();
+    let mut error = None;
+    let limit = match q.limit.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                error = Some("limit must be a number from 1 to 500".to_owned());
+                None
+            }
+        },
+    };
+    let page = PageRequest {
+        limit,
+        cursor: q.cursor.clone(),
+    };
+    let filter = ListFilter {
+        email: q.email.clone(),
+        status: None,
+    };
+    let (rows, next) = if error.is_some() {
+        (Vec::new(), None)
+    } else {
+        match users::list(&app, &auth, &page, &filter).await {
+            Ok(p) => (p.items, p.next_cursor),
+            // Bad input is shown in the page, next to the search field.
+            Err(Error::Invalid(m)) => {
+                error = Some(m);
+                (Vec::new(), None)
+            }
+            Err(e) => return failure(&app, &e, &req.0),
+        }
+    };
+    let next = next.map(|c| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if !email.is_empty() {
+            q.append_pair("email", &email);
+        }
+        if let Some(n) = limit {
+            q.append_pair("limit", &n.to_string());
+        }
+        q.append_pair("cursor", &c);
+        format!("?{}", q.finish())
+    });
+    let rows = rows
+        .into_iter()
+        .map(|a| Row {
+            email: a.user.email.to_string(),
+            name: a.user.profile.name.clone().unwrap_or_default(),
+            status: a.user.status.as_str(),
+            role: a.role.map(|r| r.to_string()).unwrap_or_else(|| "—".into()),
+            created: when(a.user.created_at),
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let (jar, token) = csrf::issue(jar, &app.config, auth.tenant());
+    let page = UsersPage {
+        chrome: chrome(&app, &live, &auth, token, "users"),
+        base: super::base_path(&app),
+        email,
+        error,
+        rows,
+        next,
+    };
+    (jar, render(status, &page)).into_response()
+}
