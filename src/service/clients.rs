@@ -267,6 +267,7 @@ async fn set_status(
     status: Status,
     ctx: &Context,
 ) -> Result<Client> {
+    not_builtin(client_id, "disabled or enabled")?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
@@ -310,6 +311,7 @@ pub async fn rotate_secret(
     client_id: &str,
     ctx: &Context,
 ) -> Result<String> {
+    not_builtin(client_id, "given a secret")?;
     let now = app.clock.now();
     let s = secret::generate();
     let mut tx = app.store.begin().await?;
@@ -336,13 +338,21 @@ pub async fn rotate_secret(
     Ok(s)
 }
 
-/// Deletes the client and, through the foreign keys, its codes, tokens and consents.
-pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<()> {
+/// Refuses a change to the admin console's built-in client: the daemon keeps it as the
+/// configuration says (its own reconciliation writes through the store, not through here), and
+/// an administrator who changed or disabled it would lock everyone out of the console.
+pub(super) fn not_builtin(client_id: &str, what: &str) -> Result<()> {
     if super::console::is_builtin(client_id) {
         return Err(Error::Conflict(format!(
-            "client {client_id} is the admin console's built-in client and cannot be deleted"
+            "client {client_id} is the admin console's built-in client and cannot be {what}"
         )));
     }
+    Ok(())
+}
+
+/// Deletes the client and, through the foreign keys, its codes, tokens and consents.
+pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) -> Result<()> {
+    not_builtin(client_id, "deleted")?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     tx.scope(tenant)

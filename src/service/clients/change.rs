@@ -89,6 +89,7 @@ pub async fn change(
     ch: &ClientChanges,
     ctx: &Context,
 ) -> Result<Client> {
+    super::not_builtin(client_id, "changed")?;
     let metadata = serde_json::to_value(ch).map_err(|e| Error::Internal(e.to_string()))?;
     if metadata.as_object().is_none_or(|m| m.is_empty()) {
         return Err(invalid("nothing to change: give at least one setting"));

@@ -74,9 +74,32 @@ async fn builtin_client_not_listed_not_deletable(store: Store) {
         "{}",
         del.json
     );
-    assert_eq!(
-        api.call("GET", &one, Some(&admin), None).await.status,
-        StatusCode::OK
-    );
+    // Nor changed, disabled or given a secret: it stays as the configuration says.
+    let changes = [
+        (
+            "PATCH",
+            one.clone(),
+            Some(serde_json::json!({"redirect_uris": ["https://evil.example/cb"]})),
+        ),
+        (
+            "PATCH",
+            one.clone(),
+            Some(serde_json::json!({"status": "disabled"})),
+        ),
+        ("POST", format!("{one}/secret"), None),
+    ];
+    for (method, path, body) in changes {
+        let r = api.call(method, &path, Some(&admin), body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CONFLICT,
+            "{method} {path}: {}",
+            r.json
+        );
+    }
+    let kept = api.call("GET", &one, Some(&admin), None).await;
+    assert_eq!(kept.status, StatusCode::OK);
+    assert_eq!(kept.json["status"], "active", "{}", kept.json);
+    assert!(!kept.json.to_string().contains("evil.example"));
 }
 both_backends!(builtin_client_not_listed_not_deletable);
