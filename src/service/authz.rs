@@ -332,7 +332,8 @@ async fn by_access_token(app: &App, bearer: &str) -> Result<Option<Principal>> {
     if !holders_active || at.revoked_at.is_some() || at.expires_at <= now {
         return Ok(None);
     }
-    // The scope is only ever granted to clients registered for it (see `domain::scope`).
+    // Granted only to clients registered for it: the authorization and token endpoints grant
+    // no scope outside a client's registration.
     if !Scope::parse(&at.scope).is_ok_and(|s| s.contains(ADMIN_SCOPE)) {
         return Ok(None);
     }

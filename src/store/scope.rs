@@ -8,8 +8,10 @@
 //! The other places that touch tenant-owned rows: group commit (`group.rs`), where a
 //! `WriteSet` is likewise built only from a store-returned [`Tenant`] and every claim and every
 //! inserted row binds that set's tenant id; the lookup of an API token by its hash
-//! (`api_tokens.rs`), which must find the token before its tenant is known and returns that
-//! tenant's id for the caller to check; and the key-encryption key check (`meta.rs`), which
+//! (`api_tokens.rs`) and of an access token's tenant by the token's hash
+//! (`tokens.rs`, `access_token_tenant`), which must find the token before its tenant is known
+//! and return that tenant for the caller to check (the token itself is then read through
+//! that tenant's scope); the cache notifications (`notify.rs`), which carry ids only; and the key-encryption key check (`meta.rs`), which
 //! reads only the key fingerprints of all signing keys.
 
 use super::Tx;
