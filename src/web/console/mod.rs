@@ -3,9 +3,11 @@
 //! Provider (`signin`), keeps its own session (`session`) and authorizes every page through
 //! `service::authz` with the session's access token, as an API call with it would be.
 
+pub mod audit;
 pub mod pages;
 pub mod session;
 pub mod signin;
+pub mod tenants;
 pub mod users;
 
 use askama::Template;
@@ -26,6 +28,20 @@ pub fn routes() -> Router<AppState> {
         .route("/console/t/{slug}/", get(pages::dashboard))
         .route("/console/t/{slug}/whoami", get(pages::whoami))
         .route("/console/t/{slug}/users", get(users::list))
+        .route("/console/t/{slug}/audit", get(audit::list))
+        .route("/console/t/{slug}/audit/export", get(audit::export))
+        .route(
+            "/console/t/{slug}/tenants",
+            get(tenants::list).post(tenants::create),
+        )
+        .route(
+            "/console/t/{slug}/tenants/{target}/disable",
+            post(tenants::disable),
+        )
+        .route(
+            "/console/t/{slug}/tenants/{target}/enable",
+            post(tenants::enable),
+        )
         .route("/console/t/{slug}/callback", get(signin::callback))
         .route("/console/t/{slug}/signout", post(signin::signout))
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))

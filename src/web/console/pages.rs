@@ -12,7 +12,9 @@ use axum_extra::extract::cookie::CookieJar;
 
 use crate::app::{App, AppState};
 use crate::domain::role::Permission;
-use crate::service::authz::grant::{AuditRead, ClientsRead, SessionsRead, TenantRead, UsersRead};
+use crate::service::authz::grant::{
+    AuditRead, ClientsRead, SessionsRead, TenantRead, TenantsRead, UsersRead,
+};
 use crate::service::authz::{self, Actor, Authorized, Grant};
 use crate::service::console::pages::{self as use_case, DashboardAccess};
 use crate::service::console::session::Live;
@@ -55,11 +57,19 @@ pub(super) fn chrome<G: Grant>(
     current: &str,
 ) -> Chrome {
     let slug = auth.tenant().slug.as_str();
-    let pages = [
-        ("Dashboard", ""),
-        ("Users", "users"),
-        ("Who am I", "whoami"),
-    ];
+    let mut pages = vec![("Dashboard", ""), ("Users", "users")];
+    // Links only for callers who may use them (the pages check again).
+    if slug == crate::domain::tenant::PLATFORM
+        && authz::authorize_platform::<TenantsRead>(&live.principal, auth.ctx()).is_ok()
+    {
+        pages.push(("Tenants", "tenants"));
+    }
+    if authz::authorize::<AuditRead>(&live.principal, Some(auth.tenant().clone()), auth.ctx())
+        .is_ok()
+    {
+        pages.push(("Audit", "audit"));
+    }
+    pages.push(("Who am I", "whoami"));
     Chrome {
         base: super::base_path(app),
         tenant_name: auth.tenant().display_name.clone(),

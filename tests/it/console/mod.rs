@@ -2,10 +2,13 @@
 //! login page, tenant isolation, refusal without a role, sign-out (CSRF, console session and
 //! OP session), where the console is served; and its built-in client (`builtin`).
 
+mod audit;
 mod browser;
 mod builtin;
+mod pages_postgres;
 mod postgres;
 mod recent;
+mod tenants;
 
 use std::time::Duration;
 
