@@ -218,6 +218,16 @@ fn schemathesis_finds_nothing() {
     std::fs::write(&config_path, config).unwrap();
     let examples =
         std::env::var("OPENTRUSTY_TEST_FUZZ_EXAMPLES").unwrap_or_else(|_| EXAMPLES.to_owned());
+    // Hypothesis names its filters by parsing their source (`ast.parse` of a 200 KiB module)
+    // deep inside schemathesis' generators; at Python's default recursion limit that parse can
+    // fail inside the interpreter ("AST constructor recursion depth mismatch", a SystemError
+    // that schemathesis reports as an error of the operation, not of the API). A higher limit,
+    // set for the fuzzer's interpreter only, through `sitecustomize`.
+    std::fs::write(
+        dir.join("sitecustomize.py"),
+        "import sys\nsys.setrecursionlimit(20000)\n",
+    )
+    .unwrap();
     let log_path = dir.join("schemathesis.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let started = Instant::now();
@@ -225,6 +235,7 @@ fn schemathesis_finds_nothing() {
     let mut child = Command::new("schemathesis")
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("PYTHONPATH", dir)
         .args(["--no-color", "--config-file"])
         .arg(&config_path)
         .arg("run")

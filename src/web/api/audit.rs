@@ -137,14 +137,14 @@ impl AuditParams {
     }
 }
 
-/// A numeric parameter, parsed here so that a bad one is a 422 naming it.
+/// A numeric parameter, parsed here so that a bad one is a 422 naming it (an empty one too:
+/// `?limit=` is not a number, as the document says; leave a parameter out to mean "none").
 fn number<T: std::str::FromStr>(name: &str, v: Option<&str>) -> Result<Option<T>, Problem> {
-    v.filter(|v| !v.is_empty())
-        .map(|v| {
-            v.parse()
-                .map_err(|_| Problem::invalid(format!("{name} must be a whole number, not {v:?}")))
-        })
-        .transpose()
+    v.map(|v| {
+        v.parse()
+            .map_err(|_| Problem::invalid(format!("{name} must be a whole number, not {v:?}")))
+    })
+    .transpose()
 }
 
 /// The tenant's audit events, oldest first.
