@@ -215,9 +215,17 @@ async fn answer(
     // Checked before the first byte: a bad cursor is a 422, not a broken stream.
     let (_, after) = page.checked()?;
     let after = after.map(str::to_owned);
-    // Two pages in flight at most: the reader waits while the client is slow.
+    let mut res = ndjson(audit::export(app, of, filter, after)).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    Ok(res)
+}
+
+/// The body of an export as JSON lines, fed page by page by a task: two pages in flight at
+/// most, so the reader waits while the client is slow (constant memory however long). Shared
+/// with the console's export link.
+pub(crate) fn ndjson(mut export: crate::service::audit::Export) -> Body {
     let (tx, rx) = mpsc::channel(1);
-    let mut export = audit::export(app, of, filter, after);
     tokio::spawn(async move {
         loop {
             let chunk = match export.next_page().await {
@@ -236,10 +244,7 @@ async fn answer(
             }
         }
     });
-    let mut res = Body::new(Lines(rx)).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
-    Ok(res)
+    Body::new(Lines(rx))
 }
 
 /// One page as JSON lines (the objects rendered by the store with this module's field

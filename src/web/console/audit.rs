@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -316,32 +315,8 @@ pub async fn export(
         Err(Error::Invalid(m)) => return refuse(m),
         Err(e) => return failure(&app, &e, &req.0),
     };
-    // One page in flight at most: the reader waits while the browser is slow.
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let mut export = audit::export(app.clone(), of, filter, after);
-    tokio::spawn(async move {
-        loop {
-            let chunk = match export.next_page().await {
-                Ok(None) => return,
-                Ok(Some(page)) => {
-                    let mut buf = page.into_bytes();
-                    buf.push(b'\n');
-                    Ok(Bytes::from(buf))
-                }
-                // Headers are gone: the body ends as an aborted transfer, never a silently
-                // short export.
-                Err(e) => {
-                    tracing::warn!(error = %e, "console audit export failed");
-                    Err(std::io::Error::other("the audit export failed"))
-                }
-            };
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let mut res = Body::new(Lines(rx)).into_response();
+    let mut res = crate::web::api::audit::ndjson(audit::export(app.clone(), of, filter, after))
+        .into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -352,21 +327,4 @@ pub async fn export(
         HeaderValue::from_static("attachment; filename=\"audit.ndjson\""),
     );
     super::secure(res)
-}
-
-/// A response body fed by the export task, chunk by chunk.
-struct Lines(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
-
-impl hyper::body::Body for Lines {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| c.map(hyper::body::Frame::data)))
-    }
 }
