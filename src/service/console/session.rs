@@ -135,6 +135,10 @@ fn cookie_value(tenant: &Tenant, secret: &str) -> String {
 }
 
 /// The home tenant's slug named by a console cookie.
+/// The longest console cookie value (a slug, a dot and a 256-bit secret) worth a lookup:
+/// anything longer is no cookie of ours, answered without hashing it or touching the database.
+const MAX_COOKIE: usize = 2 * crate::protocol::limits::TOKEN;
+
 pub fn cookie_tenant(cookie: &str) -> Option<&str> {
     cookie
         .split_once('.')
@@ -152,6 +156,12 @@ pub async fn finish(
     code: &str,
     ctx: &Context,
 ) -> std::result::Result<Opened, Refused> {
+    use crate::protocol::limits;
+    // Bounded before the write transaction that takes the pre-login row: junk from a forged
+    // callback costs nothing.
+    if pre_login.len() > MAX_COOKIE || state.len() > limits::STATE || code.len() > limits::TOKEN {
+        return Err(Refused::Stale);
+    }
     let now = app.clock.now();
     let row = {
         let mut tx = app.store.begin().await.map_err(Error::from)?;
@@ -254,7 +264,7 @@ pub struct Live {
 /// The console session behind a cookie, or `None` (unknown, idle or past its lifetime, or its
 /// access token no longer authenticates: revoked, role removed, user or tenant disabled).
 pub async fn current(app: &App, cookie: &str) -> Result<Option<Live>> {
-    if cookie.len() > crate::protocol::limits::TOKEN * 2 {
+    if cookie.len() > MAX_COOKIE {
         return Ok(None);
     }
     let Some(slug) = cookie_tenant(cookie) else {
@@ -316,6 +326,9 @@ pub async fn end(
     cookie: &str,
     ctx: &Context,
 ) -> Result<Option<(Tenant, Option<String>)>> {
+    if cookie.len() > MAX_COOKIE {
+        return Ok(None);
+    }
     let Some(slug) = cookie_tenant(cookie) else {
         return Ok(None);
     };
