@@ -148,20 +148,9 @@ impl TenantScope<'_> {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT_ID} WHERE tenant_id = $1 AND {FILTER}"));
+        let sql = format!("{SELECT_ID} WHERE tenant_id = $1 AND {FILTER}");
         let tenant = self.tenant_id();
-        let rows: Vec<IdRow> = on_tx!(self.tx, |c| sqlx::query_as(sql)
-            .bind(&tenant)
-            .bind(after.unwrap_or(""))
-            .bind(f.since.unwrap_or(i64::MIN))
-            .bind(f.until.unwrap_or(i64::MAX))
-            .bind(f.event_type.as_deref())
-            .bind(f.actor.as_deref())
-            .bind(f.target.as_deref())
-            .bind(limit)
-            .fetch_all(&mut **c)
-            .await?);
-        Ok(rows.into_iter().map(IdRow::into_event).collect())
+        filtered_page(self.tx, sql, Some(tenant), f, after, limit).await
     }
 }
 
@@ -175,22 +164,35 @@ impl Tx {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT_ID} WHERE ($1 IS NULL OR tenant_id = $1) AND {FILTER}"
-        ));
-        let rows: Vec<IdRow> = on_tx!(self, |c| sqlx::query_as(sql)
-            .bind(tenant.map(|t| t.to_string()))
-            .bind(after.unwrap_or(""))
-            .bind(f.since.unwrap_or(i64::MIN))
-            .bind(f.until.unwrap_or(i64::MAX))
-            .bind(f.event_type.as_deref())
-            .bind(f.actor.as_deref())
-            .bind(f.target.as_deref())
-            .bind(limit)
-            .fetch_all(&mut **c)
-            .await?);
-        Ok(rows.into_iter().map(IdRow::into_event).collect())
+        let sql = format!("{SELECT_ID} WHERE ($1 IS NULL OR tenant_id = $1) AND {FILTER}");
+        let tenant = tenant.map(|t| t.to_string());
+        filtered_page(self, sql, tenant, f, after, limit).await
     }
+}
+
+/// Runs a page query whose `$1` is the tenant (bound from the caller: the tenant scope's own
+/// id, or the platform's optional filter) and `$2`… the [`FILTER`] parameters.
+async fn filtered_page(
+    tx: &mut Tx,
+    sql: String,
+    tenant: Option<String>,
+    f: &AuditFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
+    let sql = sqlx::AssertSqlSafe(sql);
+    let rows: Vec<IdRow> = on_tx!(tx, |c| sqlx::query_as(sql)
+        .bind(tenant)
+        .bind(after.unwrap_or(""))
+        .bind(f.since.unwrap_or(i64::MIN))
+        .bind(f.until.unwrap_or(i64::MAX))
+        .bind(f.event_type.as_deref())
+        .bind(f.actor.as_deref())
+        .bind(f.target.as_deref())
+        .bind(limit)
+        .fetch_all(&mut **c)
+        .await?);
+    Ok(rows.into_iter().map(IdRow::into_event).collect())
 }
 
 impl IdRow {
