@@ -204,13 +204,9 @@ pub async fn authorize_slug<G: Grant>(
     slug: &str,
     ctx: &Context,
 ) -> Result<Authorized<G>> {
-    // Bounded before any lookup: a malformed slug is as unknown as a missing one.
-    let tenant = if crate::domain::tenant::Slug::is_valid(slug) {
-        let mut tx = app.store.read().await?;
-        tx.tenant_by_slug(slug).await?
-    } else {
-        None
-    };
+    // Through the tenant cache, which bounds the slug before any lookup (a malformed one is as
+    // unknown as a missing one) and is kept fresh across nodes (`service::invalidate`).
+    let tenant = app.tenants.get(&app.store, slug).await?;
     authorize(principal, tenant, ctx)
 }
 
