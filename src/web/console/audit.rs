@@ -91,13 +91,7 @@ impl AuditQuery {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let limit = match self.limit.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(
-                s.parse::<u32>()
-                    .map_err(|_| ("limit", "limit must be a number from 1 to 500".to_owned()))?,
-            ),
-        };
+        let limit = super::forms::limit(self.limit.as_deref()).map_err(|m| ("limit", m))?;
         Ok((
             AuditFilter {
                 event_type: text(&self.event_type),

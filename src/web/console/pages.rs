@@ -13,7 +13,8 @@ use axum_extra::extract::cookie::CookieJar;
 use crate::app::{App, AppState};
 use crate::domain::role::Permission;
 use crate::service::authz::grant::{
-    AuditRead, ClientsRead, SessionsRead, TenantRead, TenantsRead, UsersRead,
+    ApiTokensWrite, AuditRead, ClientsRead, KeysRead, SessionsRead, TenantRead, TenantsRead,
+    UsersRead,
 };
 use crate::service::authz::{self, Actor, Authorized, Grant};
 use crate::service::console::pages::{self as use_case, DashboardAccess};
@@ -24,6 +25,7 @@ use crate::web::extract::RequestContext;
 use crate::web::middleware::RequestId;
 use crate::web::ui::csrf;
 
+use super::forms::may;
 use super::session::{authorize, live, sign_in};
 use super::signin::active_tenant;
 use super::{failure, not_found, render, tenant_path};
@@ -64,9 +66,16 @@ pub(super) fn chrome<G: Grant>(
     {
         pages.push(("Tenants", "tenants"));
     }
-    if authz::authorize::<AuditRead>(&live.principal, Some(auth.tenant().clone()), auth.ctx())
-        .is_ok()
-    {
+    if may::<ClientsRead, G>(live, auth) {
+        pages.push(("Clients", "clients"));
+    }
+    if may::<KeysRead, G>(live, auth) {
+        pages.push(("Keys", "keys"));
+    }
+    if may::<ApiTokensWrite, G>(live, auth) {
+        pages.push(("API tokens", "api-tokens"));
+    }
+    if may::<AuditRead, G>(live, auth) {
         pages.push(("Audit", "audit"));
     }
     pages.push(("Who am I", "whoami"));

@@ -21,6 +21,7 @@ use crate::web::extract::RequestContext;
 use crate::web::middleware::RequestId;
 use crate::web::ui::csrf;
 
+use super::forms;
 use super::pages::{Chrome, chrome, signed_in, when};
 use super::session::authorize;
 use super::{failure, not_found, render, tenant_path};
@@ -128,16 +129,9 @@ async fn show(
     };
     // A viewer sees no buttons that would fail.
     let manage = authz::authorize_platform::<TenantsManage>(&live.principal, auth.ctx()).is_ok();
-    let mut error = None;
-    let limit = match q.limit.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                error = Some("limit must be a number from 1 to 500".to_owned());
-                None
-            }
-        },
+    let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
+        Ok(n) => (n, None),
+        Err(e) => (None, Some(e)),
     };
     let page = PageRequest {
         limit,
@@ -155,14 +149,7 @@ async fn show(
             Err(e) => return failure(app, &e, request_id),
         }
     };
-    let next = next.map(|c| {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(n) = limit {
-            s.append_pair("limit", &n.to_string());
-        }
-        s.append_pair("cursor", &c);
-        format!("?{}", s.finish())
-    });
+    let next = next.map(|c| forms::next_link(&[], &page, &c));
     let here = auth.tenant().slug.as_str();
     let rows = rows
         .into_iter()

@@ -19,6 +19,7 @@ use crate::web::extract::RequestContext;
 use crate::web::middleware::RequestId;
 use crate::web::ui::csrf;
 
+use super::forms;
 use super::pages::{Chrome, chrome, signed_in, when};
 use super::session::authorize;
 use super::{failure, render};
@@ -67,16 +68,9 @@ pub async fn list(
     };
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let email = q.email.clone().unwrap_or_default();
-    let mut error = None;
-    let limit = match q.limit.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                error = Some("limit must be a number from 1 to 500".to_owned());
-                None
-            }
-        },
+    let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
+        Ok(n) => (n, None),
+        Err(e) => (None, Some(e)),
     };
     let page = PageRequest {
         limit,
@@ -99,17 +93,7 @@ pub async fn list(
             Err(e) => return failure(&app, &e, &req.0),
         }
     };
-    let next = next.map(|c| {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if !email.is_empty() {
-            q.append_pair("email", &email);
-        }
-        if let Some(n) = limit {
-            q.append_pair("limit", &n.to_string());
-        }
-        q.append_pair("cursor", &c);
-        format!("?{}", q.finish())
-    });
+    let next = next.map(|c| forms::next_link(&[("email", &email)], &page, &c));
     let rows = rows
         .into_iter()
         .map(|a| Row {
