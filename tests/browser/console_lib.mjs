@@ -24,6 +24,8 @@ export async function launch() {
 export async function openPage(browser, { js = true, clipboard = false } = {}) {
   const context = await browser.newContext({ javaScriptEnabled: js, viewport: WIDE });
   if (clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  // A missing label or button fails in seconds rather than the default 30.
+  context.setDefaultTimeout(15000);
   const page = await context.newPage();
   page.cspErrors = [];
   page.on('console', (m) => {

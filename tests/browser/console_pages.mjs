@@ -2,7 +2,11 @@
 // and dark screenshots at 1280 and 390 px (target/test-artifacts/console/), no sideways
 // scrolling at 390 px outside table wrappers, no CSP violation. Pages with an error shown in
 // them (a rejected form, a bad filter) are checked too: that is where aria-invalid and alerts live.
-// Usage: node console_pages.mjs '{"base": URL, "shots": DIR, "root": [EMAIL, PW], "norole": [EMAIL, PW]}'
+// Two sets, each its own test (and daemon), so each stays well under a minute:
+//   platform — the platform owner's pages, the sign-in and sign-out pages, the refusals;
+//   tenant   — a tenant owner's pages, every form of users, clients, keys and API tokens.
+// Usage: node console_pages.mjs '{"set": "platform"|"tenant", "base": URL, "shots": DIR,
+//   "root": [EMAIL, PW], "owner": [EMAIL, PW], "norole": [EMAIL, PW]}'
 import { launch, openPage, signIn, heading, Checker, fail } from './console_lib.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -14,13 +18,14 @@ const step = async (page, name, path, h1) => {
   await heading(page, h1).waitFor();
   await checker.check(page, name);
 };
-try {
+const nav = (page, name) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+
+async function platform() {
   const page = await openPage(browser);
   // The sign-in's "Signed in" page (a refresh to the console, gone in an instant): kept as it
-  // came, to be shown again below without its refresh.
+  // came, to be shown again below without its refresh. (page.route sees no request reached
+  // through a redirect, as the callback is: the DevTools protocol's Fetch domain does.)
   let signedIn = null;
-  // (page.route sees no request reached through a redirect, as the callback is: the
-  // DevTools protocol's Fetch domain does.)
   const cdp = await page.context().newCDPSession(page);
   cdp.on('Fetch.requestPaused', async (e) => {
     if (e.responseStatusCode === 200) {
@@ -47,17 +52,103 @@ try {
   await step(page, 'platform-audit', '/console/t/platform/audit', 'Audit');
   await step(page, 'audit-error', '/console/t/platform/audit?tenant=NO%20SUCH', 'Audit');
   if (!(await page.getByRole('alert').count())) fail('the audit filter error is not shown');
-  await step(page, 'whoami', '/console/t/platform/whoami', 'Who am I');
-  await step(page, 'acme-dashboard', '/console/t/acme/', 'Dashboard');
-  await step(page, 'acme-users', '/console/t/acme/users', 'Users');
+  await step(page, 'platform-whoami', '/console/t/platform/whoami', 'Who am I');
+  await step(page, 'not-found', '/console/t/nope/', 'Not found');
+
+  await page.route(`${base}/console/signed-in-preview`, (route) => route.fulfill({
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8',
+               'content-security-policy': signedIn.headers['content-security-policy'] },
+    body: signedIn.body.replace(/<meta http-equiv="refresh"[^>]*>/, ''),
+  }));
+  await step(page, 'signed-in', '/console/signed-in-preview', 'Signed in');
+
+  await page.goto(`${base}/console/t/platform/`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await step(page, 'signed-out', null, 'Signed out');
+
+  // A user of the tenant without a console role: the refusal page.
+  const other = await openPage(browser);
+  await other.goto(`${base}/console/t/acme/`);
+  await other.getByLabel('Email address').fill(cfg.norole[0]);
+  await other.getByLabel('Password').fill(cfg.norole[1]);
+  await other.getByRole('button', { name: 'Sign in' }).click();
+  await step(other, 'no-access', null, 'No access to the console');
+}
+
+async function tenant() {
+  const page = await openPage(browser);
+  await page.goto(`${base}/console/t/acme/`);
+  await signIn(page, ...cfg.owner);
+  await step(page, 'dashboard', null, 'Dashboard');
+  await step(page, 'whoami', '/console/t/acme/whoami', 'Who am I');
+  await step(page, 'audit', '/console/t/acme/audit', 'Audit');
+
+  // Users: the list, its error, the create form (with its errors), a user's page, deleting one.
+  await step(page, 'users', '/console/t/acme/users', 'Users');
   await step(page, 'users-error', '/console/t/acme/users?limit=0', 'Users');
-  await step(page, 'acme-audit', '/console/t/acme/audit', 'Audit');
+  await page.goto(`${base}/console/t/acme/users`);
+  await page.getByRole('link', { name: 'Create user' }).click();
+  await step(page, 'user-new', null, 'Create user');
+  await page.getByLabel('Email').fill('not an address');
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.locator('.field-error').first().waitFor();
+  await step(page, 'user-new-error', null, 'Create user');
+  await page.getByLabel('Email').fill('carol@example.com');
+  await page.getByLabel('Password').fill('carol-password-1234');
+  await page.getByLabel('Name', { exact: true }).fill('Carol Example');
+  await page.getByLabel('Role').selectOption('viewer');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await step(page, 'user', null, 'carol@example.com');
+  await page.getByRole('link', { name: 'Delete user' }).click();
+  await step(page, 'user-delete', null, 'Delete user');
+  await page.getByRole('button', { name: 'Delete user' }).click();
+  await heading(page, 'Users').waitFor();
+  // The owner's own page: a live session (hers) in the sessions table.
+  await page.locator('a.user-email', { hasText: cfg.owner[0] }).click();
+  await page.getByRole('button', { name: /^End session/ }).first().waitFor();
+  await step(page, 'user-with-session', null, cfg.owner[0]);
+
+  // Clients: empty list, the registration form (with an error), the secret shown once, the
+  // client's page, a new secret, deleting it.
+  await nav(page, 'Clients');
+  await step(page, 'clients-empty', null, 'Clients');
+  await page.getByRole('link', { name: 'Register client' }).click();
+  await step(page, 'client-new', null, 'Register client');
+  await page.getByLabel('Client name').fill('Acme Portal');
+  await page.getByLabel('Redirect URIs', { exact: true }).fill('not a uri');
+  await page.getByRole('button', { name: 'Register client' }).click();
+  await page.locator('.field-error').first().waitFor();
+  await step(page, 'client-new-error', null, 'Register client');
+  await page.getByLabel('Client name').fill('Acme Portal');
+  await page.getByLabel('Client type').selectOption('confidential');
+  await page.getByLabel('Redirect URIs', { exact: true }).fill('https://portal.example/cb\nhttps://portal.example/cb2');
+  await page.getByRole('button', { name: 'Register client' }).click();
+  await page.locator('#secret').waitFor();
+  await step(page, 'client-registered', null, 'Client registered');
+  await page.getByRole('link', { name: 'Go to client' }).click();
+  await step(page, 'client', null, 'Acme Portal');
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  await page.locator('#secret').waitFor();
+  await step(page, 'client-secret', null, 'New client secret');
+  await nav(page, 'Clients');
+  await step(page, 'clients', null, 'Clients');
+  await page.locator('a.client-name', { hasText: 'Acme Portal' }).click();
+  await page.getByRole('link', { name: 'Delete client' }).click();
+  await step(page, 'client-delete', null, 'Delete client');
+  await page.getByRole('button', { name: 'Delete client' }).click();
+  await heading(page, 'Clients').waitFor();
+
+  // Keys: the list, the rotation form, the list with a next key.
   await step(page, 'keys', '/console/t/acme/keys', 'Signing keys');
   await page.getByRole('link', { name: 'Rotate keys' }).click();
   await step(page, 'keys-rotate', null, 'Rotate signing keys');
   await page.getByRole('button', { name: 'Rotate keys' }).click();
   await page.locator('.key-state', { hasText: 'next' }).first().waitFor();
   await step(page, 'keys-rotated', null, 'Signing keys');
+
+  // API tokens: none, the form (with an error), the token shown once, the list.
   await step(page, 'api-tokens-empty', '/console/t/acme/api-tokens', 'API tokens');
   await page.getByRole('link', { name: 'Create token' }).click();
   await heading(page, 'Create API token').waitFor();
@@ -71,33 +162,18 @@ try {
   await page.locator('#secret').waitFor();
   await step(page, 'api-token-created', null, 'API token created');
   await step(page, 'api-tokens', '/console/t/acme/api-tokens', 'API tokens');
-  await step(page, 'not-found', '/console/t/nope/', 'Not found');
+}
 
-  await page.route(`${base}/console/signed-in-preview`, (route) => route.fulfill({
-    status: 200,
-    headers: { 'content-type': 'text/html; charset=utf-8',
-               'content-security-policy': signedIn.headers['content-security-policy'] },
-    body: signedIn.body.replace(/<meta http-equiv="refresh"[^>]*>/, ''),
-  }));
-  await step(page, 'signed-in', '/console/signed-in-preview', 'Signed in');
-
-  await page.goto(`${base}/console/t/platform/`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await heading(page, 'Signed out').waitFor();
-  await step(page, 'signed-out', null, 'Signed out');
-
-  // A user of the tenant without a console role: the refusal page.
-  const other = await openPage(browser);
-  await other.goto(`${base}/console/t/acme/`);
-  await other.getByLabel('Email address').fill(cfg.norole[0]);
-  await other.getByLabel('Password').fill(cfg.norole[1]);
-  await other.getByRole('button', { name: 'Sign in' }).click();
-  await step(other, 'no-access', null, 'No access to the console');
+try {
+  if (cfg.set === 'platform') await platform();
+  else if (cfg.set === 'tenant') await tenant();
+  else fail(`unknown set ${cfg.set}`);
 } catch (e) {
-  console.error(`console pages: ${e}`);
+  console.error(`console pages (${cfg.set}): ${e.stack || e}`);
+  checker.report();
   await browser.close();
   process.exit(1);
 }
 await browser.close();
 if (!checker.report()) process.exit(1);
-console.log('console pages: ok');
+console.log(`console pages (${cfg.set}): ok`);

@@ -4,7 +4,12 @@ tenant: discovery, code flow with PKCE and nonce, id_token validation against th
 revocation, client credentials and RP-initiated logout.
 
 Driven by tests/it/oidc_authlib.rs, which starts the daemon and passes everything in
-environment variables. Exits non-zero with a message on the first failed check."""
+environment variables. Exits non-zero with a message on the first failed check.
+
+OT_MODE=login (the console journey, tests/it/console/chromium.rs): only the sign-in of a
+person, for a third-party client registered in the console (its consent page answered),
+with the id_token and userinfo checked; prints the subject. OT_MODE=refused: the same
+sign-in must fail at the login page (a disabled account) and no code may come back."""
 
 import html
 import os
@@ -33,35 +38,68 @@ meta = requests.get(ISSUER + "/.well-known/openid-configuration").json()
 check(meta["issuer"] == ISSUER, "discovery issuer")
 jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"]).json())
 
-rp = OAuth2Session(E["OT_CLIENT_ID"], E["OT_CLIENT_SECRET"], scope="openid profile email offline_access",
+MODE = E.get("OT_MODE", "full")
+SCOPE = "openid profile email offline_access" if MODE == "full" else "openid profile email"
+rp = OAuth2Session(E["OT_CLIENT_ID"], E["OT_CLIENT_SECRET"], scope=SCOPE,
                    redirect_uri=CB, code_challenge_method="S256",
                    token_endpoint_auth_method="client_secret_basic")
 verifier = secrets.token_urlsafe(48)
 nonce = secrets.token_urlsafe(16)
 uri, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier)
 
-# The browser: login page, then (first-party client) straight back with a code.
-browser = requests.Session()
-url, back = uri, None
-for _ in range(8):
-    r = browser.get(url, allow_redirects=False)
-    loc = r.headers.get("location")
-    if loc and loc.startswith(CB):
-        back = loc
-        break
-    if loc:
+
+def form_fields(text):
+    return {html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', text)}
+
+
+def browse(start):
+    """The browser's part: the login page, the consent page (a third-party client), then back
+    at the redirect URI with a code. Returns that URI, or None when the login page refused."""
+    browser = requests.Session()
+    url = start
+    for _ in range(10):
+        r = browser.get(url, allow_redirects=False)
+        loc = r.headers.get("location")
+        if loc and loc.startswith(CB):
+            return loc
+        if loc:
+            url = up.urljoin(BASE, loc)
+            continue
+        if 'name="password"' in r.text:
+            field = lambda n: html.unescape(re.search(f'name="{n}" value="([^"]*)"', r.text).group(1))
+            r = browser.post(url.split("?")[0], allow_redirects=False,
+                             data={"email": E["OT_EMAIL"], "password": E["OT_PASSWORD"],
+                                   "csrf": field("csrf"), "return_to": field("return_to")})
+            if MODE == "refused" and r.status_code != 303:
+                check('role="alert"' in r.text and 'name="password"' in r.text,
+                      f"the refused login shows the form with its error ({r.status_code})")
+                return None
+            check(r.status_code == 303, f"login answered {r.status_code}")
+        elif 'name="decision"' in r.text:
+            # The consent page of a third-party client: Allow.
+            action = html.unescape(re.search(r'<form method="post" action="([^"]*)"', r.text).group(1))
+            r = browser.post(up.urljoin(url, action), allow_redirects=False,
+                             data={**form_fields(r.text), "decision": "approve"})
+            check(r.status_code in (302, 303), f"consent answered {r.status_code}")
+        else:
+            check(False, f"expected the login or consent page at {url}: {r.status_code}")
+        loc = r.headers["location"]
+        if loc.startswith(CB):
+            return loc
         url = up.urljoin(BASE, loc)
-        continue
-    check("name=\"password\"" in r.text, f"expected the login page at {url}")
-    field = lambda n: html.unescape(re.search(f'name="{n}" value="([^"]*)"', r.text).group(1))
-    r = browser.post(url.split("?")[0], allow_redirects=False,
-                     data={"email": E["OT_EMAIL"], "password": E["OT_PASSWORD"],
-                           "csrf": field("csrf"), "return_to": field("return_to")})
-    check(r.status_code == 303, f"login answered {r.status_code}")
-    url = up.urljoin(BASE, r.headers["location"])
+    check(False, "too many redirects")
+
+
+back = browse(uri)
+if MODE == "refused":
+    check(back is None, "no code for a refused login")
+    print("authlib relying party: login refused")
+    sys.exit(0)
 check(back is not None, "redirected back with a code")
 params = dict(up.parse_qsl(up.urlparse(back).query))
 check(params.get("iss") == ISSUER, "iss in the authorization response (RFC 9207)")
+check(params.get("state") == state, "state returned")
 
 token = rp.fetch_token(meta["token_endpoint"], authorization_response=back, code_verifier=verifier)
 check(token["token_type"] == "Bearer", "token_type")
@@ -74,6 +112,10 @@ check(claims.get("auth_time") is not None and claims.get("sid"), "auth_time and 
 
 info = rp.get(meta["userinfo_endpoint"]).json()
 check(info["sub"] == claims["sub"] and info["email"] == E["OT_EMAIL"], "userinfo claims")
+if MODE == "login":
+    print(f"sub: {claims['sub']}")
+    print("authlib relying party: signed in")
+    sys.exit(0)
 
 old_refresh = token["refresh_token"]
 new = rp.refresh_token(meta["token_endpoint"], refresh_token=old_refresh)
