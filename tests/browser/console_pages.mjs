@@ -43,6 +43,16 @@ async function platform() {
   if (!signedIn || !signedIn.body.includes('id="continue"')) fail('the sign-in did not pass the "Signed in" page');
 
   await step(page, 'platform-dashboard', null, 'Dashboard');
+  // Keyboard: the first Tab reaches the skip link, shown with a focus ring; it leads to main.
+  await page.keyboard.press('Tab');
+  const skip = await page.evaluate(() => {
+    const a = document.activeElement;
+    const r = a.getBoundingClientRect();
+    return { text: a.textContent, outline: getComputedStyle(a).outlineStyle, shown: r.left >= 0 && r.width > 0 };
+  });
+  if (skip.text !== 'Skip to content' || skip.outline === 'none' || !skip.shown) fail(`first Tab: ${JSON.stringify(skip)}`);
+  await page.keyboard.press('Enter');
+  if (await page.evaluate(() => document.activeElement.id) !== 'main') fail('the skip link does not move focus to main');
   await step(page, 'platform-users', '/console/t/platform/users', 'Users');
   await step(page, 'tenants', '/console/t/platform/tenants', 'Tenants');
   await page.getByLabel('Slug').fill('Not a slug!');
