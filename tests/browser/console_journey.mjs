@@ -118,15 +118,16 @@ try {
   const clientId = (await owner.locator('#client-id').textContent()).trim();
   const shown = (await owner.locator('#secret').textContent()).trim();
   let secret;
-  const copy = owner.locator('button.copy');
+  // (The copy button next to the secret: the client id has one too.)
+  const copy = owner.locator('#secret + button.copy');
   if (js) {
     // The copy button (console.js) puts the secret on the clipboard; paste it from there.
-    await copy.first().click();
+    await copy.click();
     secret = await owner.evaluate(() => navigator.clipboard.readText());
     if (secret !== shown) throw new Error(`the clipboard holds ${JSON.stringify(secret)}, the page shows ${JSON.stringify(shown)}`);
   } else {
     // Without JavaScript there is no copy button: the secret is read off the page.
-    await expect(copy.first().isHidden(), 'the copy button is hidden without JavaScript');
+    await expect(copy.isHidden(), 'the copy button is hidden without JavaScript');
     secret = shown;
   }
   if (!clientId || secret.length < 20) throw new Error(`client id ${clientId}, secret of ${secret.length} characters`);
