@@ -267,6 +267,7 @@ mod tests {
             slug: crate::domain::tenant::Slug::parse("acme").unwrap(),
             display_name: "Acme".into(),
             status: crate::domain::tenant::Status::Active,
+            mfa: crate::domain::tenant::MfaPolicy::Optional,
             created_at: 0,
             updated_at: 0,
         };
