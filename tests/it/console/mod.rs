@@ -10,6 +10,7 @@ mod pages_postgres;
 mod postgres;
 mod recent;
 mod tenants;
+mod users;
 
 use std::time::Duration;
 
