@@ -4,6 +4,7 @@
 //! `service::authz` with the session's access token, as an API call with it would be.
 
 pub mod audit;
+pub mod clients;
 pub mod forms;
 pub mod pages;
 pub mod session;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/console/t/{slug}/tenants/{target}/enable",
             post(tenants::enable),
         )
+        .merge(clients::routes())
         .route("/console/t/{slug}/callback", get(signin::callback))
         .route("/console/t/{slug}/signout", post(signin::signout))
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))
