@@ -169,7 +169,7 @@ fn a_viewer_sees_no_write_controls_and_a_forged_post_is_refused() {
         assert!(!res.body.contains("<code id=\"secret\">"));
     }
     // Nothing changed.
-    assert_eq!(token(&s, &id, &secret).status, 200);
+    assert_eq!(token(&s.target, &id, &secret).status, 200);
     let (list, _) = owner.open("/console/t/acme/clients");
     assert_eq!(names(&list.body), ["Shop"]);
     assert!(list.body.contains("class=\"client-status\">active<"));

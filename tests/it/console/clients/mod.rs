@@ -5,13 +5,14 @@
 //! isolation, the built-in client out of reach, and the recent-authentication round trip.
 
 mod checks;
+mod postgres;
 mod scope;
 
 use base64::Engine;
 
 use super::browser::{Browser, field};
 use super::{cli, console_site, port_of};
-use crate::common::http::{self, Response};
+use crate::common::http::{self, Response, Target};
 use crate::login_pages::Site;
 
 pub(super) const NEW: &str = "/console/t/acme/clients/new";
@@ -78,10 +79,10 @@ pub(super) fn register(
     b.request("POST", NEW, Some(&client_form(&csrf, name, uris, extra)))
 }
 
-pub(super) fn token(s: &Site, id: &str, secret: &str) -> Response {
+pub(super) fn token(target: &Target, id: &str, secret: &str) -> Response {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     http::send(
-        &s.target,
+        target,
         "POST",
         "/t/acme/token",
         &[format!("Authorization: Basic {basic}")],
@@ -91,7 +92,7 @@ pub(super) fn token(s: &Site, id: &str, secret: &str) -> Response {
 }
 
 /// `/authorize` for `id` with `redirect_uri`: 400 (the error page) when it is not registered.
-pub(super) fn authorize(s: &Site, id: &str, redirect_uri: &str) -> u16 {
+pub(super) fn authorize(target: &Target, id: &str, redirect_uri: &str) -> u16 {
     let q = encode(&[
         ("response_type", "code"),
         ("client_id", id),
@@ -105,7 +106,7 @@ pub(super) fn authorize(s: &Site, id: &str, redirect_uri: &str) -> u16 {
         ("code_challenge_method", "S256"),
     ]);
     let path = format!("/t/acme/authorize?{q}");
-    http::send(&s.target, "GET", &path, &["Accept: text/html".into()], None)
+    http::send(target, "GET", &path, &["Accept: text/html".into()], None)
         .unwrap()
         .status
 }
@@ -198,10 +199,10 @@ fn an_owner_registers_edits_rotates_disables_and_deletes_a_client() {
     assert_eq!(names(&list.body), ["Billing app"]);
     assert!(!list.body.contains(&secret));
     // The client authenticates with it at the tenant's token endpoint.
-    let t = token(&s, &id, &secret);
+    let t = token(&s.target, &id, &secret);
     assert_eq!(t.status, 200, "{}", t.body);
     assert_eq!(t.json()["expires_in"], 3600);
-    assert_eq!(authorize(&s, &id, cb), 302);
+    assert_eq!(authorize(&s.target, &id, cb), 302);
 
     // Edited: the new redirect URI replaces the old one at /authorize, the lifetime applies.
     let csrf = field(&page.body, "csrf").unwrap();
@@ -218,9 +219,9 @@ fn an_owner_registers_edits_rotates_disables_and_deletes_a_client() {
         page.body
     );
     assert!(page.body.contains("value=\"600\""), "{}", page.body);
-    assert_eq!(authorize(&s, &id, cb), 400);
-    assert_eq!(authorize(&s, &id, moved), 302);
-    assert_eq!(token(&s, &id, &secret).json()["expires_in"], 600);
+    assert_eq!(authorize(&s.target, &id, cb), 400);
+    assert_eq!(authorize(&s.target, &id, moved), 302);
+    assert_eq!(token(&s.target, &id, &secret).json()["expires_in"], 600);
     // The audit event names what changed, not the whole form.
     let audit = cli(&s.db, &["audit", "--tenant", "acme", "--json"], None);
     let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
@@ -249,8 +250,8 @@ fn an_owner_registers_edits_rotates_disables_and_deletes_a_client() {
     );
     let fresh = code(&res.body, "secret").expect("the new secret");
     assert_ne!(fresh, secret);
-    assert_eq!(token(&s, &id, &secret).status, 401);
-    assert_eq!(token(&s, &id, &fresh).status, 200);
+    assert_eq!(token(&s.target, &id, &secret).status, 401);
+    assert_eq!(token(&s.target, &id, &fresh).status, 200);
 
     // Disabled: no token; enabled again: tokens again.
     let res = b.request(
@@ -266,14 +267,14 @@ fn an_owner_registers_edits_rotates_disables_and_deletes_a_client() {
         page.body
     );
     assert!(page.body.contains(">Enable client</button>"));
-    assert_eq!(token(&s, &id, &fresh).status, 401);
+    assert_eq!(token(&s.target, &id, &fresh).status, 401);
     let res = b.request(
         "POST",
         &format!("{detail}/enable"),
         Some(&format!("csrf={csrf}")),
     );
     assert_eq!(res.status, 303, "{}", res.body);
-    assert_eq!(token(&s, &id, &fresh).status, 200);
+    assert_eq!(token(&s.target, &id, &fresh).status, 200);
 
     // Deleted through the confirmation page.
     let (page, _) = b.open(&detail);
@@ -300,7 +301,7 @@ fn an_owner_registers_edits_rotates_disables_and_deletes_a_client() {
     let (list, _) = b.open("/console/t/acme/clients");
     assert!(names(&list.body).is_empty(), "{}", list.body);
     assert_eq!(b.open(&detail).0.status, 404);
-    assert_eq!(token(&s, &id, &fresh).status, 401);
+    assert_eq!(token(&s.target, &id, &fresh).status, 401);
 
     // A public client gets no secret, and its page offers no rotation.
     let res = register(

@@ -153,7 +153,7 @@ fn rotating_and_deleting_need_a_recent_sign_in() {
         Some(&format!("csrf={csrf}")),
     );
     round_trip(&res);
-    assert_eq!(token(&s, &id, &secret).status, 200);
+    assert_eq!(token(&s.target, &id, &secret).status, 200);
     // The confirmation page too; the round trip (the OP's session is recent) comes back to it.
     let res = b.get(&format!("{detail}/delete"));
     round_trip(&res);
@@ -169,7 +169,7 @@ fn rotating_and_deleting_need_a_recent_sign_in() {
         Some(&format!("csrf={csrf}")),
     );
     assert_eq!(res.status, 200, "{}", res.body);
-    assert_eq!(token(&s, &id, &secret).status, 401);
+    assert_eq!(token(&s.target, &id, &secret).status, 401);
     let res = b.request(
         "POST",
         &format!("{detail}/delete"),
