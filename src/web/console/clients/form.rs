@@ -320,3 +320,121 @@ pub fn is_empty(ch: &ClientChanges) -> bool {
         .and_then(|v| v.as_object().map(serde_json::Map::is_empty))
         .unwrap_or(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{AuthMethod, GrantType, SigningAlg};
+    use crate::domain::ids::TenantId;
+    use crate::domain::scope::Scope;
+    use crate::domain::tenant::Status;
+
+    fn client() -> Client {
+        Client {
+            tenant_id: TenantId::new(),
+            client_id: "c1".into(),
+            name: "Shop".into(),
+            kind: ClientKind::Confidential,
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![RedirectUri::parse("https://shop.example/cb").unwrap()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
+            scopes: Scope::parse("openid profile").unwrap(),
+            id_token_alg: SigningAlg::RS256,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 86_400,
+            id_token_ttl: 3600,
+            require_pkce: false,
+            allow_plain_pkce: false,
+            first_party: false,
+            claims_in_id_token: false,
+            introspection: false,
+            status: Status::Active,
+            created_at: 1,
+        }
+    }
+
+    /// The form a browser sends for `c` (every field, checkboxes only when checked).
+    fn body(c: &Client, extra: &str) -> Vec<u8> {
+        let f = Fields::from(c);
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("csrf", "t")
+            .append_pair("client_name", &f.client_name)
+            .append_pair("redirect_uris", &f.redirect_uris)
+            .append_pair("scope", &f.scope)
+            .append_pair("token_endpoint_auth_method", &f.token_endpoint_auth_method)
+            .append_pair(
+                "id_token_signed_response_alg",
+                &f.id_token_signed_response_alg,
+            )
+            .append_pair("access_token_ttl", &f.access_token_ttl)
+            .append_pair("refresh_token_ttl", &f.refresh_token_ttl)
+            .append_pair("id_token_ttl", &f.id_token_ttl);
+        // Checkbox order is the page's, not the stored one.
+        for g in f.grant_types.iter().rev() {
+            s.append_pair("grant_types", g);
+        }
+        format!("{}{extra}", s.finish()).into_bytes()
+    }
+
+    #[test]
+    fn an_unchanged_form_changes_nothing_and_a_change_is_only_itself() {
+        let c = client();
+        let (f, csrf) = parse(&body(&c, ""));
+        assert_eq!(csrf.as_deref(), Some("t"));
+        assert!(is_empty(&f.changes(&c).unwrap()));
+        let (f, _) = parse(&body(&c, "&first_party=on"));
+        let ch = f.changes(&c).unwrap();
+        assert_eq!(ch.first_party, Some(true));
+        assert_eq!(
+            serde_json::to_value(&ch).unwrap(),
+            serde_json::json!({ "first_party": true })
+        );
+        let (mut f, _) = parse(&body(&c, ""));
+        f.redirect_uris = " https://shop.example/cb \r\n\r\nhttps://shop.example/two".into();
+        let ch = f.changes(&c).unwrap();
+        assert_eq!(
+            ch.redirect_uris.unwrap(),
+            ["https://shop.example/cb", "https://shop.example/two"]
+        );
+    }
+
+    #[test]
+    fn a_lifetime_that_is_no_number_is_the_fields_error() {
+        let c = client();
+        let (mut f, _) = parse(&body(&c, ""));
+        f.refresh_token_ttl = "a day".into();
+        let e = f.changes(&c).unwrap_err();
+        assert!(e.get("refresh_token_ttl").unwrap().contains("whole number"));
+        let e = f.to_new().unwrap_err();
+        assert!(e.get("refresh_token_ttl").is_some() && e.form.is_none());
+        f.refresh_token_ttl = String::new();
+        f.client_type = "hybrid".into();
+        assert!(f.to_new().unwrap_err().get("client_type").is_some());
+    }
+
+    #[test]
+    fn service_messages_go_next_to_the_field_they_name() {
+        let mut e = Errors::default();
+        for m in [
+            "client_name must be 1 to 200 characters",
+            "redirect_uris: redirect URI \"x\" is invalid",
+            "grant_types: client_credentials needs a confidential client",
+            "token_endpoint_auth_method: a public client has no secret",
+            "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+            "introspection: needs a confidential client (RFC 7662 §2.1)",
+            "scope: unknown",
+            "id_token_ttl must be 1 to 86400 seconds",
+        ] {
+            e.place(m.into());
+        }
+        assert_eq!(e.fields.len(), 8);
+        assert!(e.form.is_none());
+        assert!(e.get("scope").is_some() && e.get("id_token_ttl").is_some());
+        e.place("something else entirely".into());
+        assert_eq!(e.form.as_deref(), Some("something else entirely"));
+        let c = Errors::from_service(Error::Conflict("taken".into())).unwrap();
+        assert!(c.conflict);
+        assert!(Errors::from_service(Error::NotFound("client")).is_err());
+    }
+}
