@@ -3,9 +3,11 @@
 //! Provider (`signin`), keeps its own session (`session`) and authorizes every page through
 //! `service::authz` with the session's access token, as an API call with it would be.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod clients;
 pub mod forms;
+pub mod keys;
 pub mod pages;
 pub mod session;
 pub mod signin;
@@ -50,6 +52,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/assets/console.js", get(script))
+        .merge(keys::routes())
+        .merge(api_tokens::routes())
         .route("/console/{*rest}", get(not_found_route))
 }
 
