@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod clients;
 pub mod forms;
 pub mod keys;
 pub mod pages;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
             post(tenants::enable),
         )
         .merge(users::routes())
+        .merge(clients::routes())
         .route("/console/t/{slug}/callback", get(signin::callback))
         .route("/console/t/{slug}/signout", post(signin::signout))
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))

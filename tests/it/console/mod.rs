@@ -5,6 +5,7 @@
 mod audit;
 mod browser;
 mod builtin;
+mod clients;
 mod keys_tokens;
 mod pages_postgres;
 mod postgres;
