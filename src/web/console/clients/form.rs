@@ -349,6 +349,7 @@ mod tests {
             first_party: false,
             claims_in_id_token: false,
             introspection: false,
+            require_mfa: false,
             status: Status::Active,
             created_at: 1,
         }
