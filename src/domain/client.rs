@@ -190,6 +190,9 @@ pub struct Client {
     /// May introspect access tokens issued to other clients of the tenant (a resource
     /// server, RFC 7662 §4); every client may introspect its own tokens.
     pub introspection: bool,
+    /// Every login for this client needs a second factor (as if it always asked
+    /// `acr_values=urn:opentrusty:mfa`).
+    pub require_mfa: bool,
     /// A disabled client cannot authenticate or start a flow, and its tokens were revoked.
     pub status: Status,
     pub created_at: UnixTime,

@@ -85,8 +85,38 @@ pub struct Tenant {
     pub slug: Slug,
     pub display_name: String,
     pub status: Status,
+    /// Whether every user needs a second factor.
+    pub mfa: MfaPolicy,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+}
+
+/// A tenant's second-factor policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicy {
+    /// Users who enrolled a factor are asked for it at every login; others use a password.
+    #[default]
+    Optional,
+    /// A user without a factor enrols one at the next login, before any code is issued.
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn parse(s: &str) -> Option<MfaPolicy> {
+        match s {
+            "optional" => Some(MfaPolicy::Optional),
+            "required" => Some(MfaPolicy::Required),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Required => "required",
+        }
+    }
 }
 
 impl Tenant {
@@ -137,6 +167,7 @@ mod tests {
             slug: Slug::parse("acme").unwrap(),
             display_name: "Acme".into(),
             status: Status::Active,
+            mfa: MfaPolicy::Optional,
             created_at: 0,
             updated_at: 0,
         };

@@ -24,6 +24,7 @@ fn client(kind: ClientKind) -> Client {
         first_party: false,
         claims_in_id_token: false,
         introspection: false,
+        require_mfa: false,
         status: crate::domain::tenant::Status::Active,
         created_at: 0,
     }

@@ -14,5 +14,6 @@ pub mod pkce;
 pub mod refresh;
 pub mod secret;
 pub mod token;
+pub mod totp;
 
 pub use error::{Code, Error};

@@ -48,6 +48,13 @@ pub enum Kind {
     CodeReplayed,
     RefreshTokenReused,
     TokenRevoked,
+    MfaEnrolled,
+    MfaRemoved,
+    MfaVerified,
+    MfaFailed,
+    MfaReset,
+    RecoveryCodesCreated,
+    RecoveryCodeUsed,
 }
 
 impl Kind {
@@ -85,6 +92,13 @@ impl Kind {
             Kind::CodeReplayed => "oauth.code_replayed",
             Kind::RefreshTokenReused => "oauth.refresh_token_reused",
             Kind::TokenRevoked => "oauth.token_revoked",
+            Kind::MfaEnrolled => "mfa.enrolled",
+            Kind::MfaRemoved => "mfa.removed",
+            Kind::MfaVerified => "mfa.verified",
+            Kind::MfaFailed => "mfa.failed",
+            Kind::MfaReset => "mfa.reset",
+            Kind::RecoveryCodesCreated => "mfa.recovery_codes_created",
+            Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
         }
     }
 
@@ -123,6 +137,13 @@ impl Kind {
             Kind::ClientUpdated => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c09",
             Kind::ClientDisabled => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c0a",
             Kind::ClientEnabled => "3e8b4d1c9f2a4b6e8d7c5a3f1e9b2c0b",
+            Kind::MfaEnrolled => "371a5e7491bc4369ae802399aac44df1",
+            Kind::MfaRemoved => "cc36ac595e164f1db3325fecc8138970",
+            Kind::MfaVerified => "75b32a22231b4427b40d0ba96cef68a5",
+            Kind::MfaFailed => "d4349c977abc461985d469a953d280a9",
+            Kind::MfaReset => "2cbd1b3d396f4f89af7f90809d039322",
+            Kind::RecoveryCodesCreated => "a853a1d809f94821a9a0bedd854abb4b",
+            Kind::RecoveryCodeUsed => "364859146fee44c8ba80e64496af60aa",
         }
     }
 
@@ -132,7 +153,9 @@ impl Kind {
             Kind::LoginFailed
             | Kind::AccountLocked
             | Kind::CodeReplayed
-            | Kind::RefreshTokenReused => 5,
+            | Kind::RefreshTokenReused
+            | Kind::MfaFailed
+            | Kind::RecoveryCodeUsed => 5,
             _ => 6,
         }
     }

@@ -170,6 +170,8 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         first_party: n.first_party,
         claims_in_id_token: n.claims_in_id_token,
         introspection: n.introspection,
+        // Set through `ClientChanges` once registered (the registration surfaces add it).
+        require_mfa: false,
         status: Status::Active,
         created_at: now,
     })

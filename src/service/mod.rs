@@ -11,6 +11,7 @@ pub mod client_cache;
 pub mod clients;
 pub mod console;
 pub mod end_session;
+pub mod factors;
 pub mod housekeeping;
 pub mod introspect;
 pub mod invalidate;

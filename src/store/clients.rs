@@ -33,6 +33,7 @@ struct ClientRow {
     first_party: bool,
     claims_in_id_token: bool,
     introspection: bool,
+    require_mfa: bool,
     status: String,
     created_at: i64,
 }
@@ -40,7 +41,7 @@ struct ClientRow {
 const COLUMNS: &str = "client_id, name, kind, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, scopes, id_token_alg, access_token_ttl, \
     refresh_token_ttl, id_token_ttl, require_pkce, allow_plain_pkce, first_party, \
-    claims_in_id_token, introspection, status, created_at";
+    claims_in_id_token, introspection, require_mfa, status, created_at";
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
     items.iter().map(f).collect::<Vec<_>>().join(" ")
@@ -88,6 +89,7 @@ impl ClientRow {
             first_party: self.first_party,
             claims_in_id_token: self.claims_in_id_token,
             introspection: self.introspection,
+            require_mfa: self.require_mfa,
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             created_at: self.created_at,
         };
@@ -104,7 +106,7 @@ impl TenantScope<'_> {
     ) -> Result<()> {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO oauth_clients (tenant_id, {COLUMNS}, updated_at) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)"
         ));
         let tenant = self.tenant_id();
         on_tx!(&mut *self.tx, |conn| sqlx::query(sql)
@@ -130,6 +132,7 @@ impl TenantScope<'_> {
             .bind(c.first_party)
             .bind(c.claims_in_id_token)
             .bind(c.introspection)
+            .bind(c.require_mfa)
             .bind(c.status.as_str())
             .bind(now)
             .execute(&mut **conn)
@@ -316,7 +319,7 @@ impl TenantScope<'_> {
             redirect_uris = $5, post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, \
             id_token_alg = $9, access_token_ttl = $10, refresh_token_ttl = $11, \
             id_token_ttl = $12, require_pkce = $13, allow_plain_pkce = $14, first_party = $15, \
-            claims_in_id_token = $16, introspection = $17, updated_at = $18 \
+            claims_in_id_token = $16, introspection = $17, require_mfa = $18, updated_at = $19 \
             WHERE tenant_id = $1 AND client_id = $2";
         let tenant = self.tenant_id();
         let n = on_tx!(&mut *self.tx, |conn| sqlx::query(SQL)
@@ -337,6 +340,7 @@ impl TenantScope<'_> {
             .bind(c.first_party)
             .bind(c.claims_in_id_token)
             .bind(c.introspection)
+            .bind(c.require_mfa)
             .bind(now)
             .execute(&mut **conn)
             .await?

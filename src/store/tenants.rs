@@ -7,7 +7,7 @@ use super::notify::Invalidation;
 use super::{Error, Result, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
-use crate::domain::tenant::{Slug, Status, Tenant};
+use crate::domain::tenant::{MfaPolicy, Slug, Status, Tenant};
 
 #[derive(FromRow)]
 struct TenantRow {
@@ -15,6 +15,7 @@ struct TenantRow {
     slug: String,
     display_name: String,
     status: String,
+    mfa: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -28,13 +29,14 @@ impl TryFrom<TenantRow> for Tenant {
             slug: Slug::parse(&r.slug).map_err(|_| corrupt("slug"))?,
             display_name: r.display_name,
             status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            mfa: MfaPolicy::parse(&r.mfa).ok_or_else(|| corrupt("mfa"))?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, slug, display_name, status, created_at, updated_at";
+const COLUMNS: &str = "id, slug, display_name, status, mfa, created_at, updated_at";
 
 impl Tx {
     pub async fn tenant_insert(
@@ -62,6 +64,7 @@ impl Tx {
             slug: slug.clone(),
             display_name: display_name.to_owned(),
             status: Status::Active,
+            mfa: MfaPolicy::Optional,
             created_at: now,
             updated_at: now,
         })
@@ -137,6 +140,23 @@ impl Tx {
         let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
             .bind(slug.as_str())
             .bind(display_name)
+            .bind(now)
+            .fetch_optional(&mut **c)
+            .await?);
+        self.tenant_changed(id).await
+    }
+
+    pub async fn tenant_set_mfa(
+        &mut self,
+        slug: &Slug,
+        policy: MfaPolicy,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE tenants SET mfa = $2, updated_at = $3 WHERE slug = $1 RETURNING id";
+        let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
+            .bind(slug.as_str())
+            .bind(policy.as_str())
             .bind(now)
             .fetch_optional(&mut **c)
             .await?);

@@ -22,6 +22,7 @@ mod connections;
 mod console;
 mod credentials;
 mod daemon;
+mod factors;
 mod group_commit;
 mod hostile;
 mod identity;

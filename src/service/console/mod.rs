@@ -97,6 +97,9 @@ pub fn builtin_client(config: &Config, tenant: &Tenant, now: i64) -> Result<Clie
         first_party: true,
         claims_in_id_token: false,
         introspection: false,
+        // The console asks for the tenant's policy like any first-party client would; its
+        // sensitive actions are guarded by a recent authentication instead.
+        require_mfa: false,
         status: Status::Active,
         created_at: now,
     })

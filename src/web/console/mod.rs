@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod clients;
 pub mod forms;
 pub mod keys;
 pub mod pages;
@@ -30,7 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/t/{slug}", get(pages::slash))
         .route("/console/t/{slug}/", get(pages::dashboard))
         .route("/console/t/{slug}/whoami", get(pages::whoami))
-        .route("/console/t/{slug}/users", get(users::list))
         .route("/console/t/{slug}/audit", get(audit::list))
         .route("/console/t/{slug}/audit/export", get(audit::export))
         .route(
@@ -45,6 +45,8 @@ pub fn routes() -> Router<AppState> {
             "/console/t/{slug}/tenants/{target}/enable",
             post(tenants::enable),
         )
+        .merge(users::routes())
+        .merge(clients::routes())
         .route("/console/t/{slug}/callback", get(signin::callback))
         .route("/console/t/{slug}/signout", post(signin::signout))
         .route("/console/t/{slug}/signed-out", get(signin::signed_out))

@@ -76,7 +76,8 @@ pub fn tenant_path(config: &Config, tenant: &Tenant, page: &str) -> String {
 /// (`protocol::limits`), percent-encoded, fits.
 const RETURN_TO_MAX: usize = 16 * 1024;
 
-/// Accepts `return_to` only when it is this tenant's authorize endpoint, as a path (optionally
+/// Accepts `return_to` only when it is this tenant's authorize endpoint or one of its account
+/// pages (`{issuer}/account`, `{issuer}/account/...`, no dot segments), as a path (optionally
 /// with a query) or as an absolute URL on our own origin. Anything else is refused.
 pub fn valid_return_to(config: &Config, tenant: &Tenant, value: &str) -> Option<String> {
     if value.len() > RETURN_TO_MAX {
@@ -95,7 +96,15 @@ pub fn valid_return_to(config: &Config, tenant: &Tenant, value: &str) -> Option<
         return None;
     }
     let path = relative.split('?').next().unwrap_or_default();
-    (path == allowed).then(|| relative.to_owned())
+    let account = tenant_path(config, tenant, "account");
+    let in_account = (path == account
+        || path
+            .strip_prefix(account.as_str())
+            .is_some_and(|rest| rest.starts_with('/')))
+        && !path
+            .split('/')
+            .any(|seg| seg == ".." || seg == "." || seg.contains('%'));
+    (path == allowed || in_account).then(|| relative.to_owned())
 }
 
 fn no_return(req: &str) -> Response {
@@ -267,6 +276,7 @@ mod tests {
             slug: crate::domain::tenant::Slug::parse("acme").unwrap(),
             display_name: "Acme".into(),
             status: crate::domain::tenant::Status::Active,
+            mfa: crate::domain::tenant::MfaPolicy::Optional,
             created_at: 0,
             updated_at: 0,
         };
@@ -292,6 +302,18 @@ mod tests {
         }
         let (c, t) = setup("https://example.com/idp");
         assert!(valid_return_to(&c, &t, "/idp/t/acme/authorize?a=b").is_some());
+        // The tenant's account pages, without dot segments or escapes that could climb out.
+        for ok in ["/idp/t/acme/account", "/idp/t/acme/account/totp?x=1"] {
+            assert!(valid_return_to(&c, &t, ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "/idp/t/acme/accounts",
+            "/idp/t/acme/account/../../beta/account",
+            "/idp/t/acme/account/%2e%2e/x",
+            "/idp/t/beta/account",
+        ] {
+            assert!(valid_return_to(&c, &t, bad).is_none(), "{bad}");
+        }
         assert!(valid_return_to(&c, &t, "/t/acme/authorize?a=b").is_none());
     }
 }

@@ -6,11 +6,13 @@ mod audit;
 mod browser;
 mod builtin;
 mod chromium;
+mod clients;
 mod keys_tokens;
 mod pages_postgres;
 mod postgres;
 mod recent;
 mod tenants;
+mod users;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `GET /console/t/{slug}/users`: the tenant's users, searched by the start of the email
-//! address, a page at a time (the management API's use case, `service::manage::users::list`).
-//! Read-only for now: the write actions come with their pages.
+//! address, a page at a time (the management API's use case, `service::manage::users::list`);
+//! each email links to the user's page, and callers who may create users get the link to.
 
 use askama::Template;
 use axum::Extension;
@@ -12,17 +12,15 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::service::Error;
-use crate::service::authz::grant::UsersRead;
+use crate::service::authz::grant::{UsersRead, UsersWrite};
 use crate::service::manage::PageRequest;
 use crate::service::manage::users::{self, ListFilter};
 use crate::web::extract::RequestContext;
 use crate::web::middleware::RequestId;
 use crate::web::ui::csrf;
 
-use super::forms;
-use super::pages::{Chrome, chrome, signed_in, when};
-use super::session::authorize;
-use super::{failure, render};
+use crate::web::console::pages::{Chrome, chrome, when};
+use crate::web::console::{base_path, failure, forms, render, tenant_path};
 
 #[derive(Deserialize, Default)]
 pub struct UsersQuery {
@@ -32,6 +30,7 @@ pub struct UsersQuery {
 }
 
 struct Row {
+    href: String,
     email: String,
     name: String,
     status: &'static str,
@@ -46,6 +45,7 @@ struct UsersPage {
     base: String,
     email: String,
     error: Option<String>,
+    create: Option<String>,
     rows: Vec<Row>,
     next: Option<String>,
 }
@@ -58,14 +58,11 @@ pub async fn list(
     jar: CookieJar,
     q: Result<Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let live = match signed_in(&app, &jar, &slug, "users", &req.0).await {
-        Ok(l) => l,
-        Err(res) => return res,
-    };
-    let auth = match authorize::<UsersRead>(&app, &live, &slug, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        match forms::open::<UsersRead>(&app, &jar, &slug, "users", &ctx, &req.0).await {
+            Ok(x) => x,
+            Err(res) => return res,
+        };
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let email = q.email.clone().unwrap_or_default();
     let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
@@ -97,6 +94,7 @@ pub async fn list(
     let rows = rows
         .into_iter()
         .map(|a| Row {
+            href: tenant_path(&app, &slug, &super::user_page(a.user.id)),
             email: a.user.email.to_string(),
             name: a.user.profile.name.clone().unwrap_or_default(),
             status: a.user.status.as_str(),
@@ -112,9 +110,11 @@ pub async fn list(
     let (jar, token) = csrf::issue(jar, &app.config, auth.tenant());
     let page = UsersPage {
         chrome: chrome(&app, &live, &auth, token, "users"),
-        base: super::base_path(&app),
+        base: base_path(&app),
         email,
         error,
+        create: forms::may::<UsersWrite, UsersRead>(&live, &auth)
+            .then(|| tenant_path(&app, &slug, "users/new")),
         rows,
         next,
     };
