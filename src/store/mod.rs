@@ -11,6 +11,7 @@ pub mod consents;
 pub mod console;
 pub mod group;
 pub mod keys;
+pub mod login_stats;
 mod meta;
 pub mod notify;
 mod postgres;

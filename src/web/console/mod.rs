@@ -4,6 +4,7 @@
 //! `service::authz` with the session's access token, as an API call with it would be.
 
 pub mod audit;
+pub mod chart;
 pub mod forms;
 pub mod pages;
 pub mod session;

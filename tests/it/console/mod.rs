@@ -5,6 +5,7 @@
 mod audit;
 mod browser;
 mod builtin;
+mod dashboard;
 mod pages_postgres;
 mod postgres;
 mod recent;

@@ -1,0 +1,185 @@
+//! The dashboard's sign-in chart: the hourly counters follow real logins, failed logins and
+//! lockouts (written with their audit events, per tenant; both backends), and the page draws
+//! them as an accessible inline SVG with a table of daily totals (over HTTP, as an owner sees
+//! it).
+
+use opentrusty::app::AppState;
+use opentrusty::domain::tenant::Tenant;
+use opentrusty::service::console::pages::SignIns;
+use opentrusty::store::Store;
+use opentrusty::store::login_stats::{HOUR, HourRow};
+
+use super::browser::Browser;
+use super::{console_site, port_of};
+use crate::both_backends;
+use crate::common::stores::{self, T0};
+use crate::identity::{PW, tenant_with_user, try_login};
+
+async fn counters(app: &AppState, t: &Tenant) -> Vec<HourRow> {
+    let mut tx = app.store.read().await.unwrap();
+    tx.scope(t).login_stats(0, i64::MAX).await.unwrap()
+}
+
+async fn audit_count(app: &AppState, t: &Tenant, kind: &str) -> i64 {
+    let mut tx = app.store.read().await.unwrap();
+    let rows = tx.scope(t).audit_list(1000).await.unwrap();
+    rows.iter().filter(|r| r.event_type == kind).count() as i64
+}
+
+async fn sign_in_counters_follow_logins_failures_and_lockouts(store: Store) {
+    let app = stores::app(
+        store,
+        &[
+            ("OPENTRUSTY_LOCKOUT_THRESHOLD", "3"),
+            ("OPENTRUSTY_LOCKOUT_DURATION", "7200"),
+        ],
+    );
+    let acme = tenant_with_user(&app, "acme", "alice@example.com").await;
+    let beta = tenant_with_user(&app, "beta", "bob@example.com").await;
+    let hour0 = T0 / HOUR;
+
+    // Two logins, then three wrong passwords: the third locks the account.
+    for _ in 0..2 {
+        assert!(
+            try_login(&app, &acme, "alice@example.com", PW)
+                .await
+                .is_ok()
+        );
+    }
+    for _ in 0..3 {
+        assert!(
+            try_login(&app, &acme, "alice@example.com", "wrong")
+                .await
+                .is_err()
+        );
+    }
+    // An hour later: a login attempt on the locked account and one of an unknown email are
+    // failed logins too.
+    app.clock.advance(HOUR);
+    assert!(
+        try_login(&app, &acme, "alice@example.com", PW)
+            .await
+            .is_err()
+    );
+    assert!(
+        try_login(&app, &acme, "nobody@example.com", PW)
+            .await
+            .is_err()
+    );
+    // beta's login is beta's only.
+    assert!(try_login(&app, &beta, "bob@example.com", PW).await.is_ok());
+
+    let rows = counters(&app, &acme).await;
+    assert_eq!(
+        rows,
+        [
+            HourRow {
+                hour: hour0,
+                logins: 2,
+                failures: 3,
+                lockouts: 1
+            },
+            HourRow {
+                hour: hour0 + 1,
+                logins: 0,
+                failures: 2,
+                lockouts: 0
+            },
+        ]
+    );
+    // The counters agree with the audit trail they are derived from.
+    let sum = |f: fn(&HourRow) -> i64| rows.iter().map(f).sum::<i64>();
+    assert_eq!(
+        sum(|r| r.logins),
+        audit_count(&app, &acme, "login.succeeded").await
+    );
+    assert_eq!(
+        sum(|r| r.failures),
+        audit_count(&app, &acme, "login.failed").await
+    );
+    assert_eq!(
+        sum(|r| r.lockouts),
+        audit_count(&app, &acme, "account.locked").await
+    );
+    assert_eq!(
+        counters(&app, &beta).await,
+        [HourRow {
+            hour: hour0 + 1,
+            logins: 1,
+            failures: 0,
+            lockouts: 0
+        }]
+    );
+
+    // The dashboard's window holds both hours in place among its 168.
+    let now = app.clock.now();
+    let (from, to) = SignIns::window(now);
+    assert_eq!(to - from, 168);
+    let mut tx = app.store.read().await.unwrap();
+    let stored = tx.scope(&acme).login_stats(from, to).await.unwrap();
+    drop(tx);
+    let s = SignIns::of(&stored, now);
+    assert_eq!(s.now_hour, hour0 + 1);
+    assert_eq!(s.hours[(hour0 - s.first_hour) as usize], rows[0]);
+    assert_eq!(s.hours[(hour0 + 1 - s.first_hour) as usize], rows[1]);
+    assert_eq!(s.hours.iter().map(|h| h.failures).sum::<i64>(), 5);
+}
+both_backends!(sign_in_counters_follow_logins_failures_and_lockouts);
+
+fn cell(body: &str, id: &str) -> Option<i64> {
+    body.split(&format!("id=\"{id}\">"))
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .and_then(|s| s.parse().ok())
+}
+
+#[test]
+fn the_dashboard_charts_real_sign_ins_as_an_accessible_svg() {
+    let s = console_site(&[("OPENTRUSTY_LOCKOUT_THRESHOLD", "3")]);
+    let port = port_of(&s);
+    // bob (acme, no role) mistypes his password three times: three failures and a lockout.
+    let mut bob = Browser::new(&[port]);
+    for _ in 0..3 {
+        let res = bob.sign_in("/console/t/acme/", "bob@example.com", "not-bobs-password");
+        assert_ne!(res.status, 200);
+    }
+    // alice, acme's owner, signs in: a login.
+    let mut alice = Browser::new(&[port]);
+    let page = alice.sign_in("/console/t/acme/", "alice@example.com", "password-acme");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = &page.body;
+
+    assert!(body.contains("<figure class=\"chart\">"), "{body}");
+    assert!(
+        body.contains(
+            "<figcaption id=\"chart-caption\">Sign-ins over the last 7 days</figcaption>"
+        )
+    );
+    assert!(
+        body.contains("<svg role=\"img\" aria-labelledby=\"chart-title\""),
+        "{body}"
+    );
+    assert!(body.contains("<title id=\"chart-title\">Sign-ins over the last 7 days</title>"));
+    assert_eq!(body.matches("<polyline class=\"series").count(), 3);
+    // The CSP has no unsafe-inline: no style attribute anywhere, no inline script.
+    assert!(!body.contains("style="), "{body}");
+    assert!(!body.contains("<script>"));
+    // The text alternative: seven days and the totals.
+    assert!(body.contains("<caption>Sign-ins per day (UTC)</caption>"));
+    let daily = body.split("id=\"sign-ins-daily\"").nth(1).unwrap();
+    assert_eq!(daily.matches("<th scope=\"row\">").count(), 8, "{daily}");
+    assert_eq!(cell(body, "total-logins"), Some(1), "{body}");
+    assert_eq!(cell(body, "total-failures"), Some(3), "{body}");
+    assert_eq!(cell(body, "total-lockouts"), Some(1), "{body}");
+    assert!(body.contains("in all, logins: 1, failed logins: 3, lockouts: 1."));
+
+    // Another tenant's dashboard does not count acme's sign-ins.
+    let mut root = Browser::new(&[port]);
+    let page = root.sign_in("/console/", "root@example.com", super::ROOT_PW);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (beta, _) = root.open("/console/t/beta/");
+    assert_eq!(cell(&beta.body, "total-logins"), Some(0), "{}", beta.body);
+    assert_eq!(cell(&beta.body, "total-failures"), Some(0));
+    // The platform's own: root's sign-in.
+    assert_eq!(cell(&page.body, "total-logins"), Some(1), "{}", page.body);
+}
