@@ -6,6 +6,7 @@ mod audit;
 mod browser;
 mod builtin;
 mod dashboard;
+mod first_run;
 mod pages_postgres;
 mod postgres;
 mod recent;
