@@ -183,3 +183,111 @@ fn the_dashboard_charts_real_sign_ins_as_an_accessible_svg() {
     // The platform's own: root's sign-in.
     assert_eq!(cell(&page.body, "total-logins"), Some(1), "{}", page.body);
 }
+
+/// Housekeeping sweeps what the console leaves behind in every tenant: sign-ins never
+/// finished, console sessions past their lifetime or idle, and sign-in counters of hours
+/// older than the chart's window; live rows stay.
+async fn housekeeping_prunes_console_rows_and_old_counters(store: Store) {
+    use opentrusty::domain::user::Email;
+    use opentrusty::service::console::session::IDLE_TIMEOUT;
+    use opentrusty::service::housekeeping;
+    use opentrusty::store::console::{ConsoleSessionRow, LoginRow};
+    use opentrusty::store::login_stats::Series;
+
+    let app = stores::app(
+        store,
+        &[("OPENTRUSTY_KEY_ENCRYPTION_KEY", crate::oauth_world::KEK)],
+    );
+    let t = tenant_with_user(&app, "acme", "alice@example.com").await;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await.unwrap();
+    let alice = tx
+        .scope(&t)
+        .user_by_email(&Email::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let login = |expires_at| LoginRow {
+        state: "s".into(),
+        nonce: "n".into(),
+        verifier: "v".into(),
+        return_to: "/console/t/acme/".into(),
+        expires_at,
+    };
+    let session = |expires_at| ConsoleSessionRow {
+        user_id: alice.id.to_string(),
+        tokens: "sealed".into(),
+        kek_id: "k".into(),
+        auth_time: now,
+        last_seen: now,
+        expires_at,
+    };
+    let mut scope = tx.scope(&t);
+    scope
+        .console_login_insert("login-live", &login(now + 600), now)
+        .await
+        .unwrap();
+    scope
+        .console_login_insert("login-expired", &login(now - 1), now - 600)
+        .await
+        .unwrap();
+    scope
+        .console_session_insert("session-live", &session(now + 3600), now)
+        .await
+        .unwrap();
+    scope
+        .console_session_insert("session-expired", &session(now - 1), now - 7200)
+        .await
+        .unwrap();
+    // Last seen (at creation) longer ago than the idle limit, though within its lifetime.
+    scope
+        .console_session_insert("session-idle", &session(now + 3600), now - IDLE_TIMEOUT)
+        .await
+        .unwrap();
+    tx.login_stats_bump(t.id, now - 9 * 86_400, Series::Logins)
+        .await
+        .unwrap();
+    tx.login_stats_bump(t.id, now - 6 * 86_400, Series::Failures)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let counts = housekeeping::round(&app).await.unwrap();
+    let count = |what: &str| counts.iter().find(|(t, _)| *t == what).unwrap().1;
+    assert_eq!(count("console_logins"), 1, "{counts:?}");
+    assert_eq!(count("console_sessions"), 2, "{counts:?}");
+    assert_eq!(count("login_stats"), 1, "{counts:?}");
+
+    let mut tx = app.store.begin().await.unwrap();
+    let mut scope = tx.scope(&t);
+    for (id, stays) in [
+        ("session-live", true),
+        ("session-expired", false),
+        ("session-idle", false),
+    ] {
+        assert_eq!(
+            scope.console_session_get(id).await.unwrap().is_some(),
+            stays,
+            "{id}"
+        );
+    }
+    assert!(
+        scope
+            .console_login_take("login-expired")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        scope
+            .console_login_take("login-live")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tx.commit().await.unwrap();
+    let left = counters(&app, &t).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].failures, 1);
+}
+both_backends!(housekeeping_prunes_console_rows_and_old_counters);
