@@ -24,22 +24,17 @@ use sqlx::Connection;
 
 /// The pages measured: (label, path). The platform owner is signed in, so one session reaches
 /// the platform's pages and acme's.
+#[rustfmt::skip]
 const PAGES: &[(&str, &str)] = &[
     ("dashboard (acme)", "/console/t/acme/"),
     ("users, first page (acme)", "/console/t/acme/users"),
-    (
-        "users, email prefix (acme)",
-        "/console/t/acme/users?email=user05",
-    ),
+    ("users, email prefix, 100 match (acme)", "/console/t/acme/users?email=user0500"),
+    ("users, email prefix, 10,000 match (acme)", "/console/t/acme/users?email=user05"),
     ("audit, first page (acme)", "/console/t/acme/audit"),
-    (
-        "audit, type filter (acme)",
-        "/console/t/acme/audit?type=account.locked",
-    ),
-    (
-        "audit, every tenant (platform)",
-        "/console/t/platform/audit",
-    ),
+    ("audit, type filter (acme)", "/console/t/acme/audit?type=account.locked"),
+    ("audit, a rare type (acme)", "/console/t/acme/audit?type=tenant.created"),
+    ("audit, one actor (acme)", "/console/t/acme/audit?actor=user%3A000000000042"),
+    ("audit, every tenant (platform)", "/console/t/platform/audit"),
     ("tenants (platform)", "/console/t/platform/tenants"),
     ("dashboard (platform)", "/console/t/platform/"),
     ("clients (acme)", "/console/t/acme/clients"),

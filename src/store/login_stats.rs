@@ -3,9 +3,12 @@
 //! Why a counter table and not a count over `audit_events`: the chart needs 168 hourly
 //! buckets of three event types. Even an index-only range count (an index on
 //! `(tenant_id, event_type, created_at)`) visits one index entry per event, so a tenant with a
-//! few hundred thousand sign-ins a week pays tens of milliseconds per page view, and it grows
-//! with the traffic (`make bench-console` measures both). The counters are one primary-key range of at
-//! most 168 rows whatever the traffic (well under a millisecond). They are written by
+//! few hundred thousand sign-ins a week pays for each of them on every page view, and it
+//! grows with the traffic: `make bench-console` (1,000,000 events, ~190,000 sign-in events of
+//! one tenant in the window) measured on SQLite 118 ms for the grouped count over the audit
+//! events with the existing `(tenant_id, created_at)` index, about 80 ms of CPU with that
+//! covering index (the query plan then reads the index only), and 0.4 ms for the counters:
+//! one primary-key range of at most 168 rows whatever the traffic. They are written by
 //! `service::audit::record` in the transaction of the event itself, so they agree with the
 //! audit trail, and the extra statement is one upsert of a row the same transaction's event
 //! already made hot.

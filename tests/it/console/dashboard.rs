@@ -291,3 +291,65 @@ async fn housekeeping_prunes_console_rows_and_old_counters(store: Store) {
     assert_eq!(left[0].failures, 1);
 }
 both_backends!(housekeeping_prunes_console_rows_and_old_counters);
+
+/// The dashboard's user count is kept by triggers: it follows users created and deleted by
+/// the use cases, per tenant.
+async fn the_user_count_follows_creations_and_deletions(store: Store) {
+    use opentrusty::domain::user::Profile;
+    use opentrusty::service::Context;
+    use opentrusty::service::admin::{self, UserInput};
+
+    let app = stores::app(store, &[]);
+    let acme = tenant_with_user(&app, "acme", "alice@example.com").await;
+    let beta = tenant_with_user(&app, "beta", "bob@example.com").await;
+    let ctx = Context::cli();
+    for i in 0..3 {
+        let email = format!("user{i}@example.com");
+        let input = UserInput {
+            email: &email,
+            password: Some(PW),
+            profile: Profile::default(),
+            email_verified: false,
+        };
+        admin::user_create(&app, &acme, input, &ctx).await.unwrap();
+    }
+    admin::user_delete(&app, &acme, "user1@example.com", &ctx)
+        .await
+        .unwrap();
+    let now = app.clock.now();
+    let mut tx = app.store.read().await.unwrap();
+    let a = tx
+        .scope(&acme)
+        .console_counts("opentrusty-console", now)
+        .await
+        .unwrap();
+    let b = tx
+        .scope(&beta)
+        .console_counts("opentrusty-console", now)
+        .await
+        .unwrap();
+    assert_eq!((a.users, b.users), (3, 1));
+    drop(tx);
+    // Live sessions: a login's, until it expires.
+    assert!(try_login(&app, &beta, "bob@example.com", PW).await.is_ok());
+    let mut tx = app.store.read().await.unwrap();
+    let b = tx
+        .scope(&beta)
+        .console_counts("opentrusty-console", now)
+        .await
+        .unwrap();
+    let a = tx
+        .scope(&acme)
+        .console_counts("opentrusty-console", now)
+        .await
+        .unwrap();
+    assert_eq!((a.sessions, b.sessions), (0, 1));
+    let later = now + 365 * 86_400;
+    let b = tx
+        .scope(&beta)
+        .console_counts("opentrusty-console", later)
+        .await
+        .unwrap();
+    assert_eq!(b.sessions, 0);
+}
+both_backends!(the_user_count_follows_creations_and_deletions);
