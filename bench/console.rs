@@ -421,14 +421,14 @@ async fn main() {
     assert!(home.contains("<h1>Dashboard</h1>"), "not signed in: {home}");
 
     println!(
-        "{:<34} {:>26}   {:>22}",
+        "{:<42} {:>26}   {:>22}",
         "page", "server time p50 / p99", "round trip p50 / p99"
     );
     for (label, path) in PAGES {
         let url = format!("{base}{path}");
         let first = http.get(&url).send().await.expect("GET");
         if first.status() == 404 {
-            println!("{label:<34} (not in this build: 404)");
+            println!("{label:<42} (not in this build: 404)");
             continue;
         }
         assert_eq!(first.status(), 200, "{path}");
@@ -459,7 +459,7 @@ async fn main() {
         );
         let p99 = percentile(&server, 0.99);
         println!(
-            "{label:<34} {:>9.2} / {:>6.2} ms {}   {:>9.2} / {:>6.2} ms",
+            "{label:<42} {:>9.2} / {:>6.2} ms {}   {:>9.2} / {:>6.2} ms",
             percentile(&server, 0.5),
             p99,
             if p99 < 10.0 { "  " } else { "!!" },
