@@ -12,6 +12,7 @@ pub mod console;
 pub mod factors;
 pub mod group;
 pub mod keys;
+pub mod login_stats;
 mod meta;
 pub mod notify;
 mod postgres;

@@ -7,6 +7,8 @@ mod browser;
 mod builtin;
 mod chromium;
 mod clients;
+mod dashboard;
+mod first_run;
 mod keys_tokens;
 mod pages_postgres;
 mod postgres;
