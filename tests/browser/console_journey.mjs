@@ -133,7 +133,11 @@ try {
   if (!clientId || secret.length < 20) throw new Error(`client id ${clientId}, secret of ${secret.length} characters`);
   console.log(`client: ${clientId}`);
 
-  // 3. A third-party relying party signs the user in with that client.
+  // 3. A third-party relying party signs the user in with that client (the dashboard's
+  // sign-in chart counts logins: one more afterwards).
+  await owner.getByRole('navigation').getByRole('link', { name: 'Dashboard' }).click();
+  const logins = async () => Number(await owner.locator('#total-logins').textContent());
+  const before = await logins();
   const rp = relyingParty('login', { id: clientId, secret });
   if (!rp.includes('authlib relying party: signed in')) throw new Error(`relying party: ${rp}`);
 
@@ -141,6 +145,7 @@ try {
   await owner.getByRole('navigation').getByRole('link', { name: 'Dashboard' }).click();
   await heading(owner, 'Dashboard').waitFor();
   await rows(owner, 'login.succeeded', `user:${userId}`).first().waitFor();
+  if ((await logins()) !== before + 1) throw new Error(`the chart's logins went from ${before} to ${await logins()}`);
   await snap(owner, 'dashboard-login');
   await owner.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
   await heading(owner, 'Audit').waitFor();
