@@ -3,8 +3,9 @@
 // scrolling at 390 px outside table wrappers, no CSP violation. Pages with an error shown in
 // them (a rejected form, a bad filter) are checked too: that is where aria-invalid and alerts live.
 // Two sets, each its own test (and daemon), so each stays well under a minute:
-//   platform — the platform owner's pages, the sign-in and sign-out pages, the refusals;
-//   tenant   — a tenant owner's pages, every form of users, clients, keys and API tokens.
+//   platform — the platform owner's pages (with a tenant's keys and API tokens), the sign-in
+//              and sign-out pages, the refusals;
+//   tenant   — a tenant owner's pages, every form of users and clients.
 // Usage: node console_pages.mjs '{"set": "platform"|"tenant", "base": URL, "shots": DIR,
 //   "root": [EMAIL, PW], "owner": [EMAIL, PW], "norole": [EMAIL, PW]}'
 import { launch, openPage, signIn, heading, Checker, fail } from './console_lib.mjs';
@@ -63,6 +64,29 @@ async function platform() {
   await step(page, 'audit-error', '/console/t/platform/audit?tenant=NO%20SUCH', 'Audit');
   if (!(await page.getByRole('alert').count())) fail('the audit filter error is not shown');
   await step(page, 'platform-whoami', '/console/t/platform/whoami', 'Who am I');
+  // A tenant's keys and API tokens, as the platform owner sees them (the tenant set is the
+  // longer one). Keys: the list, the rotation form, the list with a next key.
+  await step(page, 'keys', '/console/t/acme/keys', 'Signing keys');
+  await page.getByRole('link', { name: 'Rotate keys' }).click();
+  await step(page, 'keys-rotate', null, 'Rotate signing keys');
+  await page.getByRole('button', { name: 'Rotate keys' }).click();
+  await page.locator('.key-state', { hasText: 'next' }).first().waitFor();
+  await step(page, 'keys-rotated', null, 'Signing keys');
+
+  // API tokens: none, the form (with an error), the token shown once, the list.
+  await step(page, 'api-tokens-empty', '/console/t/acme/api-tokens', 'API tokens');
+  await page.getByRole('link', { name: 'Create token' }).click();
+  await heading(page, 'Create API token').waitFor();
+  await page.getByLabel('Name').fill('deploy bot');
+  await page.getByLabel('Expires in').fill('forever');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.locator('#expires-error').waitFor();
+  await step(page, 'api-token-new-error', null, 'Create API token');
+  await page.getByLabel('Expires in').fill('30d');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.locator('#secret').waitFor();
+  await step(page, 'api-token-created', null, 'API token created');
+  await step(page, 'api-tokens', '/console/t/acme/api-tokens', 'API tokens');
   await step(page, 'not-found', '/console/t/nope/', 'Not found');
 
   await page.route(`${base}/console/signed-in-preview`, (route) => route.fulfill({
@@ -112,6 +136,9 @@ async function tenant() {
   await page.getByLabel('Role').selectOption('viewer');
   await page.getByRole('button', { name: 'Create user' }).click();
   await step(page, 'user', null, 'carol@example.com');
+  await page.getByRole('button', { name: 'Disable user' }).click();
+  await page.getByRole('button', { name: 'Enable user' }).waitFor();
+  await step(page, 'user-disabled', null, 'carol@example.com');
   await page.getByRole('link', { name: 'Delete user' }).click();
   await step(page, 'user-delete', null, 'Delete user');
   await page.getByRole('button', { name: 'Delete user' }).click();
@@ -140,6 +167,9 @@ async function tenant() {
   await step(page, 'client-registered', null, 'Client registered');
   await page.getByRole('link', { name: 'Go to client' }).click();
   await step(page, 'client', null, 'Acme Portal');
+  await page.getByRole('button', { name: 'Disable client' }).click();
+  await page.getByRole('button', { name: 'Enable client' }).waitFor();
+  await step(page, 'client-disabled', null, 'Acme Portal');
   await page.getByRole('button', { name: 'Rotate secret' }).click();
   await page.locator('#secret').waitFor();
   await step(page, 'client-secret', null, 'New client secret');
@@ -151,28 +181,6 @@ async function tenant() {
   await page.getByRole('button', { name: 'Delete client' }).click();
   await heading(page, 'Clients').waitFor();
 
-  // Keys: the list, the rotation form, the list with a next key.
-  await step(page, 'keys', '/console/t/acme/keys', 'Signing keys');
-  await page.getByRole('link', { name: 'Rotate keys' }).click();
-  await step(page, 'keys-rotate', null, 'Rotate signing keys');
-  await page.getByRole('button', { name: 'Rotate keys' }).click();
-  await page.locator('.key-state', { hasText: 'next' }).first().waitFor();
-  await step(page, 'keys-rotated', null, 'Signing keys');
-
-  // API tokens: none, the form (with an error), the token shown once, the list.
-  await step(page, 'api-tokens-empty', '/console/t/acme/api-tokens', 'API tokens');
-  await page.getByRole('link', { name: 'Create token' }).click();
-  await heading(page, 'Create API token').waitFor();
-  await page.getByLabel('Name').fill('deploy bot');
-  await page.getByLabel('Expires in').fill('forever');
-  await page.getByRole('button', { name: 'Create token' }).click();
-  await page.locator('#expires-error').waitFor();
-  await step(page, 'api-token-new-error', null, 'Create API token');
-  await page.getByLabel('Expires in').fill('30d');
-  await page.getByRole('button', { name: 'Create token' }).click();
-  await page.locator('#secret').waitFor();
-  await step(page, 'api-token-created', null, 'API token created');
-  await step(page, 'api-tokens', '/console/t/acme/api-tokens', 'API tokens');
 }
 
 try {

@@ -117,6 +117,8 @@ fn platform_console_pages_pass_axe_and_fit_390_px() {
             "signed-in",
             "signed-out",
             "no-access",
+            "keys",
+            "api-token-created",
         ],
     );
 }
@@ -136,8 +138,6 @@ fn tenant_console_pages_pass_axe_and_fit_390_px() {
             "client",
             "client-secret",
             "client-delete",
-            "keys",
-            "api-token-created",
         ],
     );
 }
