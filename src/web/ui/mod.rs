@@ -3,6 +3,7 @@
 
 pub mod cookies;
 pub mod csrf;
+pub mod factor;
 pub mod login;
 pub mod logout;
 
@@ -18,6 +19,10 @@ use crate::app::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/login", get(login::show).post(login::submit))
+        .route(
+            "/t/{tenant}/login/factor",
+            get(factor::show).post(factor::submit),
+        )
         .route("/t/{tenant}/logout", post(logout::submit))
         .route("/assets/opentrusty.css", get(stylesheet))
 }
