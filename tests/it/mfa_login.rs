@@ -2,11 +2,12 @@
 //! (same cookie, `sid` and `auth_time`; `amr` gains the factor and `mfa`), on both backends.
 
 use opentrusty::app::AppState;
+use opentrusty::domain::tenant::MfaPolicy;
 use opentrusty::protocol::totp;
 use opentrusty::service::authorize::Outcome;
 use opentrusty::service::factors::login::{self as step, Answer};
 use opentrusty::service::factors::totp as factor_totp;
-use opentrusty::service::{Context, Error, sessions, userinfo};
+use opentrusty::service::{Context, Error, admin, sessions, userinfo};
 use opentrusty::store::Store;
 use serde_json::json;
 
@@ -308,3 +309,57 @@ async fn acr_values_ask_for_the_factor_and_tokens_say_so(store: Store) {
     );
 }
 both_backends!(acr_values_ask_for_the_factor_and_tokens_say_so);
+
+/// The tenant's policy and the client's registration require the factor as `acr_values`
+/// does: a password-only user is sent to enrolment (no code), `prompt=none` gets
+/// `interaction_required`; once enrolled, to the factor page.
+async fn tenant_and_client_policies_require_the_factor(store: Store) {
+    let w = world(store).await;
+    assert!(code(&w, &[]).await.is_ok(), "optional and not required");
+
+    // The client is registered to require a second factor.
+    let now = w.app.clock.now();
+    let mut tx = w.app.store.begin().await.unwrap();
+    let (mut rp, _) = tx
+        .scope(&w.a)
+        .client_get(&w.rp.0.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    rp.require_mfa = true;
+    tx.scope(&w.a).client_update(&rp, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(needs_factor(code(&w, &[]).await), "no factor: enrol");
+    match code(&w, &[("prompt", "none")]).await {
+        Err(Outcome::Redirect(to)) => assert!(to.contains("error=interaction_required"), "{to}"),
+        other => panic!("{other:?}"),
+    }
+    rp.require_mfa = false;
+    let mut tx = w.app.store.begin().await.unwrap();
+    tx.scope(&w.a).client_update(&rp, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(code(&w, &[]).await.is_ok(), "the requirement lifted");
+
+    // The tenant requires one (the tenant as the request sees it, after the cache forgot it).
+    let mut tx = w.app.store.begin().await.unwrap();
+    tx.tenant_set_mfa(&w.a.slug, MfaPolicy::Required, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    w.app.tenants.invalidate(w.a.slug.as_str());
+    let required = admin::tenant(&w.app, w.a.slug.as_str()).await.unwrap();
+    assert_eq!(required.mfa, MfaPolicy::Required);
+    let w = World { a: required, ..w };
+    assert!(needs_factor(code(&w, &[]).await), "no factor: enrol");
+    let seed = enrol(&w).await;
+    assert!(
+        !needs_factor(code(&w, &[]).await),
+        "enrolled: the factor page"
+    );
+    let passed = second_step(&w, Answer::Totp(&totp_now(&w.app, &seed)))
+        .await
+        .unwrap();
+    assert_eq!(passed.session.amr, ["pwd", "otp", "mfa"]);
+    assert!(code(&w, &[]).await.is_ok());
+}
+both_backends!(tenant_and_client_policies_require_the_factor);
