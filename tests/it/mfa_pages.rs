@@ -252,7 +252,7 @@ fn the_factor_page_steps_the_sign_in_up(rt: Runtime, store: Store) {
     );
     let cont = res
         .body
-        .split("class=\"button\" href=\"")
+        .split("id=\"continue\" href=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .map(unescape)

@@ -27,3 +27,73 @@ pub fn second_factor_needed(f: Facts<'_>) -> bool {
 pub fn must_enrol(f: Facts<'_>) -> bool {
     !f.enrolled && second_factor_needed(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{AuthMethod, ClientKind, GrantType, SigningAlg};
+    use crate::domain::ids::TenantId;
+    use crate::domain::scope::Scope;
+    use crate::domain::tenant::{Slug, Status};
+
+    fn tenant(mfa: MfaPolicy) -> Tenant {
+        Tenant {
+            id: TenantId::new(),
+            slug: Slug::parse("acme").unwrap(),
+            display_name: "Acme".into(),
+            status: Status::Active,
+            mfa,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn client(require_mfa: bool) -> Client {
+        Client {
+            tenant_id: TenantId::new(),
+            client_id: "c1".into(),
+            name: "RP".into(),
+            kind: ClientKind::Confidential,
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: Scope::parse("openid").unwrap(),
+            id_token_alg: SigningAlg::RS256,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 86400,
+            id_token_ttl: 3600,
+            require_pkce: false,
+            allow_plain_pkce: false,
+            first_party: false,
+            claims_in_id_token: false,
+            introspection: false,
+            require_mfa,
+            status: Status::Active,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn any_one_reason_needs_the_factor_and_only_the_unenrolled_enrol() {
+        let (opt, req) = (tenant(MfaPolicy::Optional), tenant(MfaPolicy::Required));
+        let (plain, strict) = (client(false), client(true));
+        let f = |enrolled, tenant, client, acr_mfa| Facts {
+            enrolled,
+            tenant,
+            client,
+            acr_mfa,
+        };
+        assert!(!second_factor_needed(f(false, &opt, &plain, false)));
+        for needed in [
+            f(true, &opt, &plain, false),
+            f(false, &req, &plain, false),
+            f(false, &opt, &strict, false),
+            f(false, &opt, &plain, true),
+        ] {
+            assert!(second_factor_needed(needed), "{needed:?}");
+            assert_eq!(must_enrol(needed), !needed.enrolled, "{needed:?}");
+        }
+        assert!(!must_enrol(f(false, &opt, &plain, false)));
+    }
+}
