@@ -29,6 +29,7 @@ mod identity;
 mod journald;
 mod login_limits;
 mod login_pages;
+mod mfa_settings;
 mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;
