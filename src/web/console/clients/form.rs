@@ -408,6 +408,22 @@ mod tests {
     }
 
     #[test]
+    fn require_a_second_factor_is_a_checkbox_like_the_others() {
+        let mut c = client();
+        let (f, _) = parse(&body(&c, "&require_mfa=on"));
+        assert!(f.to_new().unwrap().require_mfa);
+        let ch = f.changes(&c).unwrap();
+        assert_eq!(
+            serde_json::to_value(&ch).unwrap(),
+            serde_json::json!({ "require_mfa": true })
+        );
+        // Unticked on a client that has it: withdrawn.
+        c.require_mfa = true;
+        let (f, _) = parse(&body(&c, ""));
+        assert_eq!(f.changes(&c).unwrap().require_mfa, Some(false));
+    }
+
+    #[test]
     fn a_lifetime_that_is_no_number_is_the_fields_error() {
         let c = client();
         let (mut f, _) = parse(&body(&c, ""));
