@@ -139,6 +139,10 @@ pub async fn tenant_set_mfa(
         .tenant_by_slug(slug.as_str())
         .await?
         .ok_or(Error::NotFound("tenant"))?;
+    // The policy it already has is no change: nothing written, nothing audited.
+    if tenant.mfa == policy {
+        return Ok(tenant);
+    }
     tx.tenant_set_mfa(&slug, policy, now).await?;
     let meta = json!({ "mfa": { "from": tenant.mfa.as_str(), "to": policy.as_str() } });
     let ev = Event {

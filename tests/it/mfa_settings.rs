@@ -38,6 +38,12 @@ fn policy_client_flag_and_reset_offline() {
     let out = cli(&db, &["tenant", "update", "acme", "--mfa", "always"], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mfa"));
+    // The policy it has already: said again, not audited again (checked below).
+    ok(&cli(
+        &db,
+        &["tenant", "update", "acme", "--mfa", "required"],
+        None,
+    ));
     // Nothing to change is a usage error, not a silent success.
     assert!(
         !cli(&db, &["tenant", "update", "acme"], None)
