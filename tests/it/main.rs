@@ -29,7 +29,6 @@ mod identity;
 mod journald;
 mod login_limits;
 mod login_pages;
-mod mfa_settings;
 mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;
