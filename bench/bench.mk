@@ -3,3 +3,11 @@
 .PHONY: bench-oidc
 bench-oidc: build ## OIDC endpoints on SQLite vs a trivial handler and raw RS256 (BENCH_CONNS, BENCH_SECS)
 	@bench/run.sh
+
+# Console pages (issue 11): server time p50/p99 per page on SQLite with 100,000 users and
+# 1,000,000 audit events, through the real daemon with a signed-in console session. Uses the
+# release binary of this machine's target (BENCH_BIN to measure another, e.g. the musl one).
+.PHONY: bench-console
+bench-console: ## console pages with 100k users and 1M audit events on SQLite (BENCH_REQUESTS, BENCH_BIN)
+	$(CARGO) build --release --bin opentrusty --example console-bench
+	target/release/examples/console-bench $${BENCH_BIN:-target/release/opentrusty}

@@ -95,9 +95,21 @@ async fn console_lines(app: &AppState, listeners: &[Listener]) {
         );
     }
     match crate::service::console::platform_has_user(app).await {
-        Ok(false) => tracing::info!(
-            "no platform administrator yet: run `opentrusty bootstrap --email you@example.com` to create the first one"
-        ),
+        Ok(false) => {
+            let then = url
+                .as_ref()
+                .map(|u| {
+                    format!(
+                        ", then sign in at {}/console/",
+                        u.as_str().trim_end_matches('/')
+                    )
+                })
+                .unwrap_or_default();
+            tracing::info!(
+                "no platform administrator yet: run `{} bootstrap --email you@example.com` in another terminal to create the first one (it prints a password once){then}",
+                invocation()
+            )
+        }
         Ok(true) => {
             if let Some(url) = url {
                 tracing::info!(
@@ -107,6 +119,44 @@ async fn console_lines(app: &AppState, listeners: &[Listener]) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot tell whether a platform administrator exists"),
+    }
+}
+
+/// How an operator at this host runs this very binary, as a command to copy: `opentrusty`
+/// when that name on `PATH` is this file (an installed package), else the path it was started
+/// by (`target/release/opentrusty` under `make run`, relative to the directory it ran in).
+/// Run as root, the CLI refuses to start without `OPENTRUSTY_ALLOW_ROOT=true` (as the daemon
+/// does), so the command carries it then.
+fn invocation() -> String {
+    let exe = std::env::current_exe().and_then(std::fs::canonicalize).ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("opentrusty")).ok() == exe && exe.is_some())
+    });
+    let started_as = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.contains('/'))
+        .or_else(|| exe.as_ref().map(|e| e.display().to_string()));
+    let command = match started_as {
+        Some(path) if !on_path => shell_word(&path),
+        _ => "opentrusty".to_owned(),
+    };
+    if nix::unistd::geteuid().is_root() {
+        format!("OPENTRUSTY_ALLOW_ROOT=true {command}")
+    } else {
+        command
+    }
+}
+
+/// `s` as one shell word: as is when it has only characters a shell leaves alone.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

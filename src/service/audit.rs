@@ -8,6 +8,7 @@ use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 use crate::store::Tx;
 use crate::store::audit::{AuditChunk, AuditEvent, AuditFilter, AuditRow};
+use crate::store::login_stats::Series;
 use crate::systemd;
 
 use super::{Context, Result};
@@ -147,6 +148,16 @@ impl Kind {
         }
     }
 
+    /// The sign-in counter an event adds to, if any.
+    fn login_series(self) -> Option<Series> {
+        match self {
+            Kind::LoginSucceeded => Some(Series::Logins),
+            Kind::LoginFailed | Kind::MfaFailed => Some(Series::Failures),
+            Kind::AccountLocked => Some(Series::Lockouts),
+            _ => None,
+        }
+    }
+
     /// Failures and lockouts are notices (5), the rest informational (6).
     fn priority(self) -> u8 {
         match self {
@@ -188,6 +199,10 @@ pub async fn record(tx: &mut Tx, e: Event<'_>, now: UnixTime) -> Result<Recorded
         created_at: now,
     };
     tx.audit_insert(&row).await?;
+    // The dashboard's sign-in counters move with the events they count (store::login_stats).
+    if let (Some(series), Some(tenant)) = (e.kind.login_series(), e.tenant) {
+        tx.login_stats_bump(tenant, now, series).await?;
+    }
     Ok(Recorded(row, e.kind))
 }
 

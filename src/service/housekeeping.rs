@@ -1,4 +1,5 @@
-//! The daemon's own housekeeping: purge expired codes, tokens, consents and sessions, and
+//! The daemon's own housekeeping: purge expired codes, tokens, consents, sessions (login and
+//! console ones, and console sign-ins in progress), the dashboard's old sign-in counters, and
 //! audit events older than `OPENTRUSTY_AUDIT_RETENTION_DAYS`, in small batches (short write
 //! locks), and keep every tenant's signing keys on schedule. Runs on every node; all of it is
 //! idempotent, so nodes need no coordination.
@@ -70,6 +71,10 @@ pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
         }
     }
     out.push(("sessions", sessions));
+    let (logins, consoles) = purge_console(app, now).await?;
+    out.push(("console_logins", logins));
+    out.push(("console_sessions", consoles));
+    out.push(("login_stats", purge_login_stats(app, now).await?));
     let tenants = {
         let mut tx = app.store.read().await?;
         tx.tenants_list().await?
@@ -105,6 +110,43 @@ pub async fn purge_audit(app: &App, owners: &[Option<TenantId>], now: UnixTime) 
         }
     }
     Ok(total)
+}
+
+/// Deletes expired console sign-ins and console sessions (past their lifetime or idle), in
+/// batches; each sign-in prunes its own tenant's too, this catches tenants nobody signs in to.
+async fn purge_console(app: &App, now: UnixTime) -> Result<(u64, u64)> {
+    let idle_before = now - crate::service::console::session::IDLE_TIMEOUT;
+    let (mut logins, mut sessions) = (0, 0);
+    loop {
+        let mut tx = app.store.begin().await?;
+        let (l, s) = tx.console_purge(now, idle_before, BATCH).await?;
+        tx.commit().await?;
+        logins += l;
+        sessions += s;
+        if l < BATCH as u64 && s < BATCH as u64 {
+            return Ok((logins, sessions));
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Deletes the dashboard's sign-in counters of hours before its chart's window (a day of
+/// slack), in batches.
+async fn purge_login_stats(app: &App, now: UnixTime) -> Result<u64> {
+    use crate::service::console::pages::CHART_DAYS;
+    use crate::store::login_stats::HOUR;
+    let before_hour = now.div_euclid(HOUR) - (CHART_DAYS + 1) * 24;
+    let mut total = 0;
+    loop {
+        let mut tx = app.store.begin().await?;
+        let n = tx.login_stats_purge(before_hour, BATCH).await?;
+        tx.commit().await?;
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Runs [`round`] every minute until `stop` turns true.

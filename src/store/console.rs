@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Result, TenantScope, on_tx};
+use super::{Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
 
 /// A sign-in in progress: what `/authorize` was sent, kept until the callback.
@@ -82,8 +82,8 @@ impl TenantScope<'_> {
         Ok(row.filter(|_| n == 1))
     }
 
-    /// Drops this tenant's expired sign-ins and console sessions (called on each new sign-in,
-    /// so abandoned rows do not pile up).
+    /// Drops this tenant's expired sign-ins and console sessions (called on each new sign-in;
+    /// housekeeping's `Tx::console_purge` sweeps every tenant, idle sessions too).
     pub async fn console_prune(&mut self, now: UnixTime) -> Result<()> {
         const LOGINS: &str = "DELETE FROM console_logins WHERE tenant_id = $1 AND expires_at <= $2";
         const SESSIONS: &str =
@@ -208,8 +208,12 @@ impl TenantScope<'_> {
     }
 
     /// Users, clients (the built-in one left out) and live login sessions of the tenant.
+    /// Users come from the count the triggers of migration 0014 keep (counting a large
+    /// tenant's users per page view was most of the dashboard's time); sessions are a range
+    /// of the `(tenant_id, expires_at)` index.
     pub async fn console_counts(&mut self, builtin: &str, now: UnixTime) -> Result<Counts> {
-        const USERS: &str = "SELECT COUNT(*) FROM users WHERE tenant_id = $1";
+        const USERS: &str = "SELECT COALESCE((SELECT users FROM tenant_user_counts \
+                             WHERE tenant_id = $1), 0)";
         const CLIENTS: &str =
             "SELECT COUNT(*) FROM oauth_clients WHERE tenant_id = $1 AND client_id <> $2";
         const SESSIONS: &str =
@@ -234,5 +238,39 @@ impl TenantScope<'_> {
             clients,
             sessions,
         })
+    }
+}
+
+impl Tx {
+    /// Housekeeping, across tenants (like `purge.rs`, it removes only rows that are dead by
+    /// time, whoever owns them): up to `batch` console sign-ins past their expiry, and up to
+    /// `batch` console sessions past their lifetime or unused since `idle_before`. Returns
+    /// (sign-ins, sessions) deleted. Both tables hold operators' rows only (a few per
+    /// administrator), so the scans behind these deletes stay small.
+    pub async fn console_purge(
+        &mut self,
+        now: UnixTime,
+        idle_before: UnixTime,
+        batch: i64,
+    ) -> Result<(u64, u64)> {
+        const LOGINS: &str = "DELETE FROM console_logins WHERE id_hash IN \
+             (SELECT id_hash FROM console_logins WHERE expires_at <= $1 LIMIT $2)";
+        const SESSIONS: &str = "DELETE FROM console_sessions WHERE id_hash IN \
+             (SELECT id_hash FROM console_sessions WHERE expires_at <= $1 OR last_seen <= $2 \
+             LIMIT $3)";
+        let logins = on_tx!(self, |c| sqlx::query(LOGINS)
+            .bind(now)
+            .bind(batch)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        let sessions = on_tx!(self, |c| sqlx::query(SESSIONS)
+            .bind(now)
+            .bind(idle_before)
+            .bind(batch)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok((logins, sessions))
     }
 }

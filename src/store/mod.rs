@@ -13,6 +13,7 @@ pub mod factor_notices;
 pub mod factors;
 pub mod group;
 pub mod keys;
+pub mod login_stats;
 mod meta;
 pub mod notify;
 mod postgres;

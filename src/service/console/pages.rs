@@ -7,6 +7,7 @@ use crate::service::authz::Authorized;
 use crate::service::authz::grant::{AuditRead, ClientsRead, SessionsRead, UsersRead};
 use crate::store::audit::AuditRow;
 use crate::store::console::Counts;
+use crate::store::login_stats::{HOUR, HourRow};
 
 /// How many audit events the dashboard shows.
 pub const NEWEST_EVENTS: i64 = 10;
@@ -22,6 +23,55 @@ pub struct DashboardAccess<'a> {
 pub struct Dashboard {
     pub counts: Counts,
     pub events: Vec<AuditRow>,
+    pub sign_ins: SignIns,
+}
+
+/// Days the sign-in chart covers: today (UTC) and the six days before it.
+pub const CHART_DAYS: i64 = 7;
+const DAY: i64 = 24 * HOUR;
+
+/// The sign-in counters of every hour of the chart's days, from midnight (UTC) six days ago
+/// to the end of today; hours after `now_hour` are still to come (zero).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignIns {
+    /// The first hour (Unix seconds / 3600) of `hours`.
+    pub first_hour: i64,
+    /// The current hour.
+    pub now_hour: i64,
+    /// `CHART_DAYS * 24` hours, oldest first, hours without events included.
+    pub hours: Vec<HourRow>,
+}
+
+impl SignIns {
+    /// Spreads the stored rows (hours that had events) over the window of `now`.
+    pub fn of(rows: &[HourRow], now: i64) -> SignIns {
+        let (first_hour, _) = SignIns::window(now);
+        let mut hours: Vec<HourRow> = (0..CHART_DAYS * 24)
+            .map(|i| HourRow {
+                hour: first_hour + i,
+                ..HourRow::default()
+            })
+            .collect();
+        for r in rows {
+            if let Some(slot) = usize::try_from(r.hour - first_hour)
+                .ok()
+                .and_then(|i| hours.get_mut(i))
+            {
+                *slot = *r;
+            }
+        }
+        SignIns {
+            first_hour,
+            now_hour: now.div_euclid(HOUR),
+            hours,
+        }
+    }
+
+    /// The window as `[from, to)` hours.
+    pub fn window(now: i64) -> (i64, i64) {
+        let from = (now.div_euclid(DAY) - (CHART_DAYS - 1)) * 24;
+        (from, from + CHART_DAYS * 24)
+    }
 }
 
 pub async fn dashboard(app: &App, access: DashboardAccess<'_>) -> Result<Dashboard> {
@@ -46,5 +96,15 @@ pub async fn dashboard(app: &App, access: DashboardAccess<'_>) -> Result<Dashboa
         .scope(access.audit.tenant())
         .audit_list(NEWEST_EVENTS)
         .await?;
-    Ok(Dashboard { counts, events })
+    // The counters are derived from the audit trail: read with the audit proof.
+    let (from, to) = SignIns::window(now);
+    let rows = tx
+        .scope(access.audit.tenant())
+        .login_stats(from, to)
+        .await?;
+    Ok(Dashboard {
+        counts,
+        events,
+        sign_ins: SignIns::of(&rows, now),
+    })
 }

@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod chart;
 pub mod clients;
 pub mod forms;
 pub mod keys;

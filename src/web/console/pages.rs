@@ -1,7 +1,7 @@
-//! The console's pages so far: the dashboard (counts and the newest audit events) and the
-//! caller's own identity and role (the users list is in `users`). Each page authorizes through `session::authorize` with the
-//! permission it reads with, so a viewer's page and an owner's differ only in what the
-//! permissions allow.
+//! The console's pages so far: the dashboard (counts, the sign-in chart and the newest audit
+//! events) and the caller's own identity and role (the users list is in `users`). Each page
+//! authorizes through `session::authorize` with the permission it reads with, so a viewer's
+//! page and an owner's differ only in what the permissions allow.
 
 use askama::Template;
 use axum::Extension;
@@ -137,6 +137,7 @@ struct DashboardPage {
     base: String,
     counts: Counts,
     events: Vec<EventLine>,
+    chart: super::chart::Chart,
 }
 
 struct EventLine {
@@ -208,6 +209,7 @@ pub async fn dashboard(
         base: super::base_path(&app),
         counts: data.counts,
         events: data.events.into_iter().map(EventLine::from).collect(),
+        chart: super::chart::chart(&data.sign_ins),
     };
     (jar, render(StatusCode::OK, &page)).into_response()
 }

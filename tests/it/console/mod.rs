@@ -6,6 +6,8 @@ mod audit;
 pub(crate) mod browser;
 mod builtin;
 mod clients;
+mod dashboard;
+mod first_run;
 mod keys_tokens;
 mod pages_postgres;
 mod postgres;
