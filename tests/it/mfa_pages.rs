@@ -74,9 +74,14 @@ fn unescape(s: &str) -> String {
 /// Opens the RP's authorization request and signs in with the password; returns the page
 /// the browser ends on and its location.
 fn sign_in(b: &mut Browser, client_id: &str, email: &str) -> (Response, String) {
+    sign_in_with(b, client_id, email, "")
+}
+
+/// [`sign_in`] with more authorization request parameters (`&k=v...`).
+fn sign_in_with(b: &mut Browser, client_id: &str, email: &str, more: &str) -> (Response, String) {
     let authorize = format!(
         "/t/acme/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
-         &scope=openid&state=s1&acr_values={}",
+         &scope=openid&state=s1&acr_values={}{more}",
         urlencode(CB),
         urlencode("urn:opentrusty:mfa")
     );
@@ -223,6 +228,13 @@ fn the_factor_page_steps_the_sign_in_up(rt: Runtime, store: Store) {
         urlencode("/t/acme/authorize?x=1")
     ));
     assert_eq!(again.status, 303);
+    // prompt=login and an exceeded max_age: the password again, then the factor again.
+    for more in ["&prompt=login", "&max_age=0"] {
+        app.clock.advance(1);
+        let (page, at) = sign_in_with(&mut b, &rp.client_id, "alice@example.com", more);
+        assert!(at.contains("/t/acme/login/factor?"), "{more}: {at}");
+        assert!(page.body.contains("<h1>Second step</h1>"), "{more}");
+    }
 
     // A second browser: the same code again is a replay.
     let mut b2 = Browser::new(&[port]);
