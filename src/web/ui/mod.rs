@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama, no JavaScript): login, logout, errors. Every page carries the
 //! security headers; forms carry a CSRF token bound to a pre-login cookie.
 
+pub mod account;
 pub mod cookies;
 pub mod csrf;
 pub mod login;
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/login", get(login::show).post(login::submit))
         .route("/t/{tenant}/logout", post(logout::submit))
+        .merge(account::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 
