@@ -259,6 +259,24 @@ fn enrol_list_regenerate_and_remove_from_the_page() {
     let res = b.post("/t/acme/account/totp", &form(&current_code(&secret), &res));
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(res.body.contains("<h1>Recovery codes</h1>"));
+    // The copy button's script is our own file under a CSP without inline script.
+    let csp = res.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(
+        res.body
+            .contains("<script src=\"/assets/account-copy.js\"></script>")
+    );
+    let js = http::get(&site.target, "/assets/account-copy.js").unwrap();
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("navigator.clipboard.writeText"));
     let first_codes = shown_codes(&res.body);
     assert_eq!(first_codes.len(), 10);
     assert!(res.body.contains("href=\"/t/acme/account\""), "Continue");
