@@ -31,6 +31,7 @@ mod journald;
 mod login_limits;
 mod login_pages;
 mod mfa_login;
+mod mfa_pages;
 mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;

@@ -5,6 +5,8 @@
 //! buy unlimited guesses at a six-digit code).
 
 pub mod account;
+pub mod login;
+pub mod policy;
 pub mod recovery;
 pub mod totp;
 

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod cookies;
 pub mod csrf;
+pub mod factor;
 pub mod login;
 pub mod logout;
 
@@ -19,6 +20,10 @@ use crate::app::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/login", get(login::show).post(login::submit))
+        .route(
+            "/t/{tenant}/login/factor",
+            get(factor::show).post(factor::submit),
+        )
         .route("/t/{tenant}/logout", post(logout::submit))
         .merge(account::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
