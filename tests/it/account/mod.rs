@@ -6,6 +6,7 @@
 
 mod checks;
 mod enrolment;
+mod sign_in;
 
 use std::collections::BTreeMap;
 
@@ -176,18 +177,17 @@ pub(crate) fn sql(site: &Site, q: &str) -> Vec<String> {
     })
 }
 
-/// Adds an authenticator app named `name` from the page; returns the final response and the
-/// secret (the page's own secret, as a phone would scan it).
-pub(crate) fn enrol(b: &mut Browser, slug: &str, query: &str, name: &str) -> (Response, Vec<u8>) {
+/// Adds an authenticator app named `name` from the page (its code computed from the secret
+/// the page shows, as a phone would); returns the final response and the code it used.
+pub(crate) fn enrol(b: &mut Browser, slug: &str, query: &str, name: &str) -> (Response, String) {
     let page = b.get(&format!("/t/{slug}/account/totp{query}"));
     assert_eq!(page.status, 200, "{}", page.body);
-    let secret = shown_secret(&page.body);
+    let code = current_code(&shown_secret(&page.body));
     let mut form = format!(
-        "csrf={}&factor={}&name={}&code={}",
+        "csrf={}&factor={}&name={}&code={code}",
         field(&page.body, "csrf"),
         field(&page.body, "factor"),
         urlencode(name),
-        current_code(&secret)
     );
     if page.body.contains("name=\"return_to\"") {
         form.push_str(&format!(
@@ -195,7 +195,7 @@ pub(crate) fn enrol(b: &mut Browser, slug: &str, query: &str, name: &str) -> (Re
             urlencode(&field(&page.body, "return_to"))
         ));
     }
-    (b.post(&format!("/t/{slug}/account/totp"), &form), secret)
+    (b.post(&format!("/t/{slug}/account/totp"), &form), code)
 }
 
 #[test]
