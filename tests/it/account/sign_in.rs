@@ -58,3 +58,79 @@ fn the_next_sign_in_asks_for_the_enrolled_factor() {
         page.body
     );
 }
+
+/// A client asks for a second factor (`acr_values=urn:opentrusty:mfa`) for a user who has
+/// none: the login sends the browser to this enrolment page with the authorization request as
+/// `return_to`; after the app is added (and the codes shown), Continue resumes the request
+/// with the session stepped up, and the code is issued.
+#[test]
+fn enrolment_at_sign_in_resumes_the_authorization_request() {
+    let site = site(&[]);
+    let out = crate::login_pages::cli(
+        &site.db,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "RP",
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--first-party",
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let authorize = format!(
+        "/t/acme/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Frp.example%2Fcb\
+         &scope=openid&state=s1&acr_values=urn%3Aopentrusty%3Amfa",
+        c["client_id"].as_str().unwrap()
+    );
+    let mut b = Browser::new(&site);
+    b.sign_in("acme");
+    let res = b.get(&authorize);
+    assert!(matches!(res.status, 302 | 303), "{}", res.body);
+    let to = res.header("location").unwrap().to_owned();
+    let query = to
+        .strip_prefix("/t/acme/account/totp")
+        .unwrap_or_else(|| panic!("to enrolment: {to}"));
+    assert!(!to.contains("code="));
+    let (res, _) = enrol(&mut b, "acme", query, "Phone");
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(shown_codes(&res.body).len(), 10);
+    let next = res
+        .body
+        .split("<a class=\"button\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(super::unescape)
+        .expect("Continue");
+    // The same request (the authorize endpoint rebuilds its query in its own order).
+    let params = |u: &str| {
+        let mut v: Vec<String> = u
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(next.starts_with("/t/acme/authorize?"), "{next}");
+    assert_eq!(params(&next), params(&authorize));
+    let res = b.get(&next);
+    assert!(matches!(res.status, 302 | 303), "{}", res.body);
+    let landed = res.header("location").unwrap();
+    assert!(
+        landed.starts_with("https://rp.example/cb?code=") && landed.contains("state=s1"),
+        "{landed}"
+    );
+}
