@@ -3,6 +3,7 @@
 mod common;
 
 mod access_log;
+mod account;
 mod api;
 mod api_fuzz;
 mod api_tokens;

@@ -4,6 +4,7 @@
 //! and the per-account throttle exactly like a wrong password, so a stolen password does not
 //! buy unlimited guesses at a six-digit code).
 
+pub mod account;
 pub mod login;
 pub mod policy;
 pub mod recovery;

@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama, no JavaScript): login, logout, errors. Every page carries the
 //! security headers; forms carry a CSRF token bound to a pre-login cookie.
 
+pub mod account;
 pub mod cookies;
 pub mod csrf;
 pub mod factor;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
             get(factor::show).post(factor::submit),
         )
         .route("/t/{tenant}/logout", post(logout::submit))
+        .merge(account::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 
