@@ -69,11 +69,17 @@ pub enum TenantCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Change a tenant's display name.
+    /// Change a tenant's display name or second-factor policy.
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "mfa"])))]
     Update {
         slug: String,
+        /// The display name shown on the login page.
         #[arg(long)]
-        name: String,
+        name: Option<String>,
+        /// Second factors: `required` (a user without one enrols at the next login, before
+        /// any code is issued) or `optional` (users who enrolled one are asked for it).
+        #[arg(long, value_parser = ["optional", "required"])]
+        mfa: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -167,7 +173,7 @@ pub(super) fn read_password(path: &PathBuf) -> service::Result<String> {
 fn tenant_json(t: &Tenant, app: &App) -> serde_json::Value {
     json!({
         "id": t.id, "slug": t.slug, "name": t.display_name, "status": t.status,
-        "issuer": t.issuer(&app.config.public_url), "created_at": t.created_at,
+        "mfa": t.mfa.as_str(), "issuer": t.issuer(&app.config.public_url), "created_at": t.created_at,
     })
 }
 
@@ -202,7 +208,7 @@ async fn bootstrap(app: &App, args: BootstrapArgs) -> service::Result<()> {
 
 /// The operator at this host, as the use cases know a caller: a `platform` owner, the same
 /// principal the daemon makes of a peer on its admin socket (audited as `local:<user>`).
-fn operator() -> Principal {
+pub(super) fn operator() -> Principal {
     Principal::local_operator(&crate::process::user_name(nix::unistd::Uid::effective()))
 }
 
@@ -240,19 +246,37 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             let value = json!(all.iter().map(|t| tenant_json(t, app)).collect::<Vec<_>>());
             let text = all
                 .iter()
-                .map(|t| format!("{}\t{}\t{}", t.slug, t.status.as_str(), t.display_name))
+                .map(|t| {
+                    format!(
+                        "{}\t{}\t{}\tmfa={}",
+                        t.slug,
+                        t.status.as_str(),
+                        t.display_name,
+                        t.mfa.as_str()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             print(&out, value, text);
         }
-        TenantCommand::Update { slug, name, out } => {
+        TenantCommand::Update {
+            slug,
+            name,
+            mfa,
+            out,
+        } => {
             let auth = authz::authorize_slug::<grant::TenantWrite>(app, &me, &slug, &ctx).await?;
-            let t = tenants::update(app, &auth, &name).await?;
-            print(
-                &out,
-                tenant_json(&t, app),
-                format!("renamed tenant {} to {:?}", t.slug, t.display_name),
-            );
+            let mut t = auth.tenant().clone();
+            let mut lines = Vec::new();
+            if let Some(name) = name {
+                t = tenants::update(app, &auth, &name).await?;
+                lines.push(format!("renamed tenant {} to {:?}", t.slug, t.display_name));
+            }
+            if let Some(mfa) = mfa {
+                t = tenants::set_mfa(app, &auth, &mfa).await?;
+                lines.push(mfa_line(&t));
+            }
+            print(&out, tenant_json(&t, app), lines.join("\n"));
         }
         TenantCommand::Disable { slug, out } => {
             let auth = authz::authorize_slug::<grant::TenantsManage>(app, &me, &slug, &ctx).await?;
@@ -277,6 +301,20 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `tenant update --mfa` says it did (offline and through the daemon alike).
+pub(super) fn mfa_line(t: &Tenant) -> String {
+    mfa_text(t.slug.as_str(), t.mfa.as_str())
+}
+
+pub(super) fn mfa_text(slug: &str, mfa: &str) -> String {
+    match mfa {
+        "required" => format!(
+            "tenant {slug}: second factors required (users without one enrol at their next login)"
+        ),
+        _ => format!("tenant {slug}: second factors optional"),
+    }
 }
 
 async fn audit(app: &App, args: AuditArgs) -> service::Result<()> {

@@ -56,6 +56,10 @@ pub struct ClientSpec {
     /// every client may introspect its own.
     #[arg(long)]
     pub introspection: bool,
+    /// Every login for this client needs a second factor, whatever the tenant's policy
+    /// (`--require-mfa` is `--require-mfa=true`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub require_mfa: Option<bool>,
     #[arg(long, value_name = "SECONDS")]
     pub access_token_ttl: Option<i64>,
     #[arg(long, value_name = "SECONDS")]
@@ -85,6 +89,10 @@ pub enum ClientCommand {
         /// Allow (true) or withdraw (false) introspecting other clients' access tokens.
         #[arg(long, value_name = "BOOL")]
         introspection: Option<bool>,
+        /// Every login for this client needs a second factor (`--require-mfa` or
+        /// `--require-mfa=true`; `--require-mfa=false` withdraws it).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        require_mfa: Option<bool>,
         #[command(flatten)]
         out: Output,
     },
@@ -178,6 +186,7 @@ pub async fn client(app: &App, cmd: ClientCommand) -> service::Result<()> {
                 require_pkce: spec.require_pkce,
                 claims_in_id_token: spec.claims_in_id_token,
                 introspection: spec.introspection,
+                require_mfa: spec.require_mfa.unwrap_or(false),
                 access_token_ttl: spec.access_token_ttl,
                 refresh_token_ttl: spec.refresh_token_ttl,
                 id_token_ttl: spec.id_token_ttl,
@@ -213,11 +222,16 @@ pub async fn client(app: &App, cmd: ClientCommand) -> service::Result<()> {
             tenant,
             client_id,
             introspection,
+            require_mfa,
             out,
         } => {
             let tenant = admin::tenant(app, &tenant).await?;
-            let patch = clients::ClientPatch { introspection };
-            let c = clients::update(app, &tenant, &client_id, &patch, &ctx).await?;
+            let changes = clients::ClientChanges {
+                introspection,
+                require_mfa,
+                ..clients::ClientChanges::default()
+            };
+            let c = clients::change(app, &tenant, &client_id, &changes, &ctx).await?;
             print(
                 &out,
                 client_json(&c),

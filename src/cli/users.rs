@@ -10,6 +10,8 @@ use super::identity::{Output, print, read_password};
 use crate::app::App;
 use crate::domain::role::Role;
 use crate::domain::user::{Profile, User};
+use crate::service::authz::{self, grant};
+use crate::service::manage::factors;
 use crate::service::{self, Context, admin, roles};
 
 #[derive(Args, Debug)]
@@ -110,6 +112,15 @@ pub enum UserCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Remove every second factor (authenticator apps, security keys, passkeys) and recovery
+    /// code of a user, e.g. after a lost phone: the user signs in with the password alone, or
+    /// enrols again at the next login where a factor is required.
+    ResetMfa {
+        #[command(flatten)]
+        user: UserRef,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Give a user a management role in their tenant (owner, admin, viewer), or take it away
     /// with `none`. A role in the `platform` tenant holds on every tenant. A tenant always
     /// keeps one active owner.
@@ -121,6 +132,11 @@ pub enum UserCommand {
         #[command(flatten)]
         out: Output,
     },
+}
+
+/// What `user reset-mfa` says it did (offline and through the daemon alike).
+pub(super) fn reset_text(email: &str, removed: u64) -> String {
+    format!("second factors of {email} reset: {removed} factor(s) and every recovery code removed")
 }
 
 pub(super) fn user_json(u: &User, now: i64) -> serde_json::Value {
@@ -252,6 +268,19 @@ pub async fn user(app: &App, cmd: UserCommand) -> service::Result<()> {
             let tenant = admin::tenant(app, &user.tenant).await?;
             let id = admin::user_delete(app, &tenant, &user.email, &ctx).await?;
             print(&out, json!({ "deleted": id }), format!("deleted user {id}"));
+        }
+        UserCommand::ResetMfa { user, out } => {
+            // As the API's reset: the use case with the operator's proof (one rule).
+            let me = super::identity::operator();
+            let auth =
+                authz::authorize_slug::<grant::UsersWrite>(app, &me, &user.tenant, &ctx).await?;
+            let u = admin::find_user(app, auth.tenant(), &user.email).await?;
+            let n = factors::reset(app, &auth, u.id).await?;
+            print(
+                &out,
+                json!({ "id": u.id, "email": u.email, "factors_removed": n }),
+                reset_text(u.email.as_str(), n),
+            );
         }
         UserCommand::Role { user, role, out } => {
             let tenant = admin::tenant(app, &user.tenant).await?;

@@ -1,6 +1,6 @@
 //! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): parsing into a typed
-//! request once the client and redirect URI are known, and the login/consent decision
-//! (`prompt`, `max_age`, remembered consent).
+//! request once the client and redirect URI are known, and the login/second-factor/consent
+//! decision (`prompt`, `max_age`, `acr_values`, remembered consent).
 
 use std::collections::HashMap;
 
@@ -52,6 +52,16 @@ pub struct Request {
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
     pub challenge: Option<Challenge>,
+    /// OIDC Core §3.1.2.1: the requested Authentication Context Class References, in order
+    /// of preference. Values we do not know are ignored (the claim is voluntary).
+    pub acr_values: Vec<String>,
+}
+
+impl Request {
+    /// Whether the client asked for a second factor (`acr_values` names `urn:opentrusty:mfa`).
+    pub fn asks_mfa(&self) -> bool {
+        self.acr_values.iter().any(|v| v == super::claims::ACR_MFA)
+    }
 }
 
 fn one<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
@@ -138,6 +148,14 @@ pub fn parse(p: &HashMap<String, String>, client: &Client) -> Result<Request, Er
         login_hint: bounded("login_hint")?,
         id_token_hint: bounded("id_token_hint")?,
         challenge,
+        acr_values: bounded("acr_values")?
+            .map(|v| {
+                v.split(' ')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -147,17 +165,24 @@ pub struct SessionFacts {
     pub auth_time: UnixTime,
     /// `Some(false)` when an `id_token_hint` names a different user than the session's.
     pub hint_matches: Option<bool>,
+    /// This request needs a second factor (the policy of `service::factors::policy`) and the
+    /// session has shown none yet.
+    pub second_factor_missing: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
+    /// The user is signed in with a password; the second factor comes before anything else.
+    SecondFactor,
     Consent,
     Issue,
 }
 
-/// OIDC Core §3.1.2.3: authenticate unless a usable session exists; ask consent unless it is
-/// remembered or the client is first-party. `prompt=none` turns either need into an error.
+/// OIDC Core §3.1.2.3: authenticate unless a usable session exists (with its second factor
+/// when one is needed); ask consent unless it is remembered or the client is first-party.
+/// `prompt=none` turns any of these needs into an error (§3.1.2.6: `interaction_required`
+/// for the second factor, which needs the user at the page).
 pub fn decide(
     req: &Request,
     session: Option<SessionFacts>,
@@ -178,6 +203,15 @@ pub fn decide(
             return Err(Error::new(Code::LoginRequired, "the user is not signed in"));
         }
         return Ok(Step::Login);
+    }
+    if session.is_some_and(|s| s.second_factor_missing) {
+        if req.prompt.none {
+            return Err(Error::new(
+                Code::InteractionRequired,
+                "the user must confirm the sign-in with a second factor",
+            ));
+        }
+        return Ok(Step::SecondFactor);
     }
     let needs_consent = req.prompt.consent || !(first_party || consent_remembered);
     if needs_consent {

@@ -130,6 +130,7 @@ fn sess(auth_time: i64) -> Option<SessionFacts> {
     Some(SessionFacts {
         auth_time,
         hint_matches: None,
+        second_factor_missing: false,
     })
 }
 
@@ -195,6 +196,7 @@ fn prompt_and_max_age_decisions() {
     let other = Some(SessionFacts {
         auth_time: now,
         hint_matches: Some(false),
+        second_factor_missing: false,
     });
     assert_eq!(
         decide(&req("none", None), other, true, false, now)
@@ -202,6 +204,79 @@ fn prompt_and_max_age_decisions() {
             .code,
         Code::LoginRequired
     );
+}
+
+#[test]
+fn a_missing_second_factor_comes_after_the_login_and_before_consent() {
+    let now = 10_000;
+    let pwd_only = Some(SessionFacts {
+        auth_time: now,
+        hint_matches: None,
+        second_factor_missing: true,
+    });
+    for (consent, first_party) in [(true, false), (false, false), (false, true)] {
+        assert_eq!(
+            decide(&req("", None), pwd_only, consent, first_party, now),
+            Ok(Step::SecondFactor)
+        );
+    }
+    // OIDC Core §3.1.2.6: the user is needed at a page, so prompt=none cannot be answered.
+    assert_eq!(
+        decide(&req("none", None), pwd_only, true, true, now)
+            .unwrap_err()
+            .code,
+        Code::InteractionRequired
+    );
+    // A login that is due anyway (prompt=login, max_age) comes first; the factor after it.
+    assert_eq!(
+        decide(&req("login", None), pwd_only, true, false, now),
+        Ok(Step::Login)
+    );
+    assert_eq!(
+        decide(
+            &req("", Some(1)),
+            pwd_only.map(|s| SessionFacts {
+                auth_time: now - 5,
+                ..s
+            }),
+            true,
+            false,
+            now
+        ),
+        Ok(Step::Login)
+    );
+}
+
+#[test]
+fn acr_values_are_read_and_the_mfa_value_recognized() {
+    let c = client(ClientKind::Confidential);
+    let with = |v: &str| {
+        parse(
+            &params(&[
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("acr_values", v),
+            ]),
+            &c,
+        )
+        .unwrap()
+    };
+    let r = with("urn:other:gold  urn:opentrusty:mfa");
+    assert_eq!(r.acr_values, ["urn:other:gold", "urn:opentrusty:mfa"]);
+    assert!(r.asks_mfa());
+    assert!(!with("urn:opentrusty:pwd").asks_mfa());
+    assert!(!with("urn:opentrusty:mfa2").asks_mfa());
+    let too_long = "a".repeat(crate::protocol::limits::OTHER + 1);
+    let e = parse(
+        &params(&[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("acr_values", &too_long),
+        ]),
+        &c,
+    )
+    .unwrap_err();
+    assert!(e.description.contains("acr_values"), "{}", e.description);
 }
 
 mod properties {

@@ -7,6 +7,33 @@ use crate::clock::UnixTime;
 use crate::domain::client::SigningAlg;
 use crate::domain::scope::{self, Scope};
 
+/// `acr` of a sign-in with a password only.
+pub const ACR_PWD: &str = "urn:opentrusty:pwd";
+/// `acr` of a sign-in with more than one factor (what `acr_values` asks for to require one).
+pub const ACR_MFA: &str = "urn:opentrusty:mfa";
+/// Every `acr` we issue (discovery's `acr_values_supported`), weakest first.
+pub const ACR_VALUES: [&str; 2] = [ACR_PWD, ACR_MFA];
+
+/// The `acr` for the methods a sign-in used (RFC 8176 `amr` values): multi-factor when the
+/// methods say `mfa`.
+pub fn acr_for(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "mfa") {
+        ACR_MFA
+    } else {
+        ACR_PWD
+    }
+}
+
+/// The `amr` and `acr` claims (OIDC Core §2, RFC 8176) of a sign-in, added to `m`; nothing
+/// when the methods are unknown (a token from before they were recorded says no more than
+/// it knows).
+pub fn authn_context(m: &mut Map<String, Value>, amr: Option<&[String]>) {
+    if let Some(amr) = amr.filter(|a| !a.is_empty()) {
+        m.insert("amr".into(), json!(amr));
+        m.insert("acr".into(), json!(acr_for(amr)));
+    }
+}
+
 /// The user's claims as the identity side knows them; `sub` is the stable user id, never an
 /// email (OIDC Core §5.7).
 #[derive(Clone, Debug, Default)]
@@ -79,6 +106,8 @@ pub struct IdToken<'a> {
     pub nonce: Option<&'a str>,
     pub access_token: Option<&'a str>,
     pub sid: Option<&'a str>,
+    /// The sign-in's methods (RFC 8176), which also give `acr`.
+    pub amr: Option<&'a [String]>,
     pub alg: SigningAlg,
     /// Copy the scope's profile/email claims in too (per-client option).
     pub with_profile: bool,
@@ -108,6 +137,7 @@ pub fn id_token(t: &IdToken<'_>) -> Value {
     if let Some(sid) = t.sid {
         m.insert("sid".into(), json!(sid));
     }
+    authn_context(&mut m, t.amr);
     Value::Object(m)
 }
 
@@ -152,6 +182,7 @@ mod tests {
             nonce: Some("n-0S6"),
             access_token: Some("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             sid: Some("s1"),
+            amr: Some(&["pwd".into(), "otp".into(), "mfa".into()]),
             alg: SigningAlg::RS256,
             with_profile: false,
         });
@@ -166,11 +197,27 @@ mod tests {
             "at_hash",
             "azp",
             "sid",
+            "amr",
+            "acr",
         ] {
             assert!(c.get(k).is_some(), "{k}");
         }
         assert_eq!(c["exp"], 1300);
         assert_eq!(c["at_hash"], "77QmUPtjPfzWtF2AnpK9RQ");
         assert!(c.get("email").is_none());
+        assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]));
+        assert_eq!(c["acr"], ACR_MFA);
+    }
+
+    #[test]
+    fn acr_follows_amr() {
+        let mut m = Map::new();
+        authn_context(&mut m, Some(&["pwd".into()]));
+        assert_eq!(m["acr"], ACR_PWD);
+        assert_eq!(m["amr"], json!(["pwd"]));
+        let mut none = Map::new();
+        authn_context(&mut none, None);
+        authn_context(&mut none, Some(&[]));
+        assert!(none.is_empty(), "no methods known, no claims");
     }
 }

@@ -19,6 +19,8 @@ pub const CLAIMS: &[&str] = &[
     "at_hash",
     "azp",
     "sid",
+    "amr",
+    "acr",
     "name",
     "given_name",
     "family_name",
@@ -55,6 +57,7 @@ pub fn document(issuer: &str) -> Value {
             ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
+        "acr_values_supported": super::claims::ACR_VALUES,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -93,6 +96,10 @@ mod tests {
                 .contains(&json!("openid"))
         );
         assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            d["acr_values_supported"],
+            json!(["urn:opentrusty:pwd", "urn:opentrusty:mfa"])
+        );
         assert_eq!(d["request_uri_parameter_supported"], false);
     }
 }

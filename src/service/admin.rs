@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::role::Role;
-use crate::domain::tenant::{PLATFORM, Slug, Status, Tenant};
+use crate::domain::tenant::{MfaPolicy, PLATFORM, Slug, Status, Tenant};
 use crate::domain::user::{Email, NewPassword, Profile, User};
 use crate::store::{Holder, Revoked};
 
@@ -121,6 +121,55 @@ pub async fn tenant_update(app: &App, slug: &str, name: &str, ctx: &Context) -> 
         display_name: name.to_owned(),
         updated_at: now,
         ..tenant
+    })
+}
+
+/// Sets the tenant's second-factor policy (`required`: a user without a factor enrols one at
+/// the next login, before any code is issued). Audited as `tenant.updated` naming the field.
+pub async fn tenant_set_mfa(
+    app: &App,
+    slug: &str,
+    policy: MfaPolicy,
+    ctx: &Context,
+) -> Result<Tenant> {
+    let slug = parse_slug(slug)?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let tenant = tx
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    // The policy it already has is no change: nothing written, nothing audited.
+    if tenant.mfa == policy {
+        return Ok(tenant);
+    }
+    tx.tenant_set_mfa(&slug, policy, now).await?;
+    let meta = json!({ "mfa": { "from": tenant.mfa.as_str(), "to": policy.as_str() } });
+    let ev = Event {
+        kind: Kind::TenantUpdated,
+        tenant: Some(tenant.id),
+        target: Some(format!("tenant:{slug}")),
+        metadata: meta,
+        ctx,
+    };
+    audit::commit(tx, ev, now).await?;
+    // Every login of the tenant reads the policy from the cache: drop the old one here (other
+    // nodes drop theirs on the notification `tenant_set_mfa` sends).
+    app.tenants.invalidate(slug.as_str());
+    Ok(Tenant {
+        mfa: policy,
+        updated_at: now,
+        ..tenant
+    })
+}
+
+/// A policy from an operator's or a request's words (422 naming the field otherwise).
+pub fn parse_mfa(s: &str) -> Result<MfaPolicy> {
+    MfaPolicy::parse(s).ok_or_else(|| {
+        Error::Invalid(format!(
+            "mfa must be \"optional\" or \"required\", not {:?}",
+            s.chars().take(40).collect::<String>()
+        ))
     })
 }
 

@@ -1,6 +1,7 @@
 //! The authorization endpoint's use case (RFC 6749 §4.1, OIDC Core §3.1.2): check the client
 //! and redirect URI first (failures are shown, never redirected), then decide between the
-//! login page, the consent page and issuing a code; errors go back to the client's URI.
+//! login page, the second factor, the consent page and issuing a code; errors go back to
+//! the client's URI.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use serde_json::json;
 use super::Context;
 use super::audit::{self, Event, Kind};
 use super::client_auth::internal;
+use super::factors::{self, policy};
 use super::sessions::{self, Current};
 use crate::app::App;
 use crate::domain::client::{AuthMethod, Client};
@@ -33,6 +35,13 @@ pub enum Outcome {
     Login {
         params: Vec<(String, String)>,
         login_hint: Option<String>,
+    },
+    /// The user signed in with a password but this request needs a second factor: the
+    /// factor page (`enrol: false`) or, for a user without any factor, the enrolment page;
+    /// then back to `/authorize` with these parameters.
+    SecondFactor {
+        params: Vec<(String, String)>,
+        enrol: bool,
     },
     /// Ask the user; the page posts these parameters back with the answer.
     Consent {
@@ -125,9 +134,27 @@ pub async fn authorize(
             }
         },
     };
+    // The second factor: only a session that has shown none needs the enrolment lookup.
+    let mut must_enrol = false;
+    let second_factor_missing = match &current {
+        Some(c) if !sessions::has_second_factor(&c.session) => {
+            let policy = policy::Facts {
+                enrolled: factors::enrolled(app, tenant, c.user.id)
+                    .await
+                    .map_err(internal)?,
+                tenant,
+                client: &client,
+                acr_mfa: req.asks_mfa(),
+            };
+            must_enrol = policy::must_enrol(policy);
+            policy::second_factor_needed(policy)
+        }
+        _ => false,
+    };
     let facts = current.as_ref().map(|c| SessionFacts {
         auth_time: c.session.auth_time,
         hint_matches: hint_sub.as_ref().map(|s| *s == c.user.id.to_string()),
+        second_factor_missing,
     });
     // RFC 8252 §8.6: a public client's identity is proven only by a redirect URI no other app
     // can receive (claimed https or loopback); with a private-use scheme any app could be
@@ -179,6 +206,12 @@ pub async fn authorize(
             return Ok(Outcome::Login {
                 params,
                 login_hint: req.login_hint.clone(),
+            });
+        }
+        (Step::SecondFactor, Some(_), _) => {
+            return Ok(Outcome::SecondFactor {
+                params: params.into_iter().collect(),
+                enrol: must_enrol,
             });
         }
         (_, Some(c), Some(false)) => {
@@ -271,6 +304,7 @@ async fn issue_code(
         sid: Some(current.session.sid.clone()),
         expires_at: now + CODE_TTL,
         used_at: None,
+        amr: Some(current.session.amr.join(" ")),
     };
     app.writes
         .write(WriteSet::new(tenant, now).code(row))

@@ -37,6 +37,9 @@ pub struct NewClient {
     pub claims_in_id_token: bool,
     /// May introspect other clients' access tokens (a resource server).
     pub introspection: bool,
+    /// Every login for this client needs a second factor (issue 12), whatever the tenant's
+    /// policy and whether or not the user enrolled one.
+    pub require_mfa: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub id_token_ttl: Option<i64>,
@@ -170,8 +173,7 @@ fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
         first_party: n.first_party,
         claims_in_id_token: n.claims_in_id_token,
         introspection: n.introspection,
-        // Set through `ClientChanges` once registered (the registration surfaces add it).
-        require_mfa: false,
+        require_mfa: n.require_mfa,
         status: Status::Active,
         created_at: now,
     })
@@ -191,7 +193,9 @@ pub async fn create(app: &App, tenant: &Tenant, n: &NewClient, ctx: &Context) ->
             kind: Kind::ClientCreated,
             tenant: Some(tenant.id),
             target: Some(format!("client:{}", client.client_id)),
-            metadata: json!({ "name": client.name, "kind": client.kind }),
+            metadata: json!({
+                "name": client.name, "kind": client.kind, "require_mfa": client.require_mfa,
+            }),
             ctx,
         },
         now,

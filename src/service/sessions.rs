@@ -9,7 +9,7 @@ use crate::store::TenantScope;
 use crate::store::sessions::{NewSession, SessionRecord};
 
 use super::audit::{self, Event, Kind};
-use super::{Context, Result};
+use super::{Context, Error, Result};
 
 /// `last_seen` is refreshed only when older than this, so reads do not turn into writes.
 const TOUCH_EVERY: i64 = 60;
@@ -71,6 +71,7 @@ pub async fn create(
         user_id: user.id,
         auth_time: now,
         amr: amr.iter().map(|s| s.to_string()).collect(),
+        mfa_at: None,
         last_seen: now,
         expires_at: now + lifetime,
     };
@@ -100,6 +101,75 @@ pub async fn current(app: &App, tenant: &Tenant, token: &str) -> Result<Option<C
         tx.commit().await?;
     }
     Ok(Some(Current { session, user }))
+}
+
+/// The RFC 8176 `amr` values that only a second factor puts into a session.
+const SECOND_FACTOR_AMR: [&str; 4] = ["otp", "hwk", "swk", "mfa"];
+
+/// Whether the session has seen a second factor (its `amr` names one, or it was stepped up).
+pub fn has_second_factor(session: &SessionRecord) -> bool {
+    session.mfa_at.is_some()
+        || session
+            .amr
+            .iter()
+            .any(|m| SECOND_FACTOR_AMR.contains(&m.as_str()))
+}
+
+/// The `amr` after a step-up: what the session had, then the new methods, then `mfa`
+/// (RFC 8176 §2: more than one factor), each once and in that order, e.g. `pwd otp mfa`.
+fn stepped_up_amr<'a>(had: &'a [String], added: &[&'a str]) -> Vec<&'a str> {
+    let mut amr: Vec<&str> = Vec::with_capacity(had.len() + added.len() + 1);
+    for m in had.iter().map(String::as_str).chain(added.iter().copied()) {
+        if m != "mfa" && !amr.contains(&m) {
+            amr.push(m);
+        }
+    }
+    amr.push("mfa");
+    amr
+}
+
+/// Steps the live session behind `session_token` up after a second factor was verified
+/// (`amr_added`: its RFC 8176 values, `otp` for a TOTP or recovery code, `hwk`/`swk` for a
+/// passkey). The session is updated in place, not replaced: the cookie, `sid` and
+/// `auth_time` stay; `amr` gains the methods and `mfa`, and `mfa_at` becomes now. The factor
+/// check itself is audited by `service::factors`; `_ctx` is the request the step-up came
+/// from, kept in the signature for the callers of every factor.
+/// Returns the updated session; `NotFound("session")` when it is not live in this tenant.
+pub async fn step_up(
+    app: &App,
+    tenant: &Tenant,
+    session_token: &str,
+    amr_added: &[&str],
+    _ctx: &Context,
+) -> Result<SessionRecord> {
+    if !plausible(session_token) {
+        return Err(Error::NotFound("session"));
+    }
+    if amr_added.is_empty() || amr_added.iter().any(|m| m.is_empty() || m.contains(' ')) {
+        return Err(Error::Internal(format!(
+            "step-up with unusable amr values {amr_added:?}"
+        )));
+    }
+    let now = app.clock.now();
+    let idle_since = now - app.config.identity.session_idle_timeout.as_secs() as i64;
+    let id_hash = hash_token(session_token);
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    let Some((mut session, user)) = scope.session_live(&id_hash, now, idle_since).await? else {
+        return Err(Error::NotFound("session"));
+    };
+    if !user.is_active() {
+        return Err(Error::NotFound("session"));
+    }
+    let amr = stepped_up_amr(&session.amr, amr_added);
+    if !scope.session_step_up(&id_hash, &amr, now).await? {
+        return Err(Error::NotFound("session"));
+    }
+    tx.commit().await?;
+    session.amr = amr.into_iter().map(str::to_owned).collect();
+    session.mfa_at = Some(now);
+    session.last_seen = now;
+    Ok(session)
 }
 
 /// Drops the session a browser had before it logged in again (the new login is audited; this
@@ -150,4 +220,21 @@ pub async fn logout(app: &App, tenant: &Tenant, token: &str, ctx: &Context) -> R
         r.emit();
     }
     Ok(existed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_up_appends_the_factor_and_mfa_once() {
+        let had = vec!["pwd".to_owned()];
+        assert_eq!(stepped_up_amr(&had, &["otp"]), ["pwd", "otp", "mfa"]);
+        let again: Vec<String> = ["pwd", "otp", "mfa"].map(String::from).to_vec();
+        assert_eq!(stepped_up_amr(&again, &["otp"]), ["pwd", "otp", "mfa"]);
+        assert_eq!(
+            stepped_up_amr(&again, &["hwk"]),
+            ["pwd", "otp", "hwk", "mfa"]
+        );
+    }
 }

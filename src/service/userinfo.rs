@@ -62,5 +62,12 @@ pub async fn userinfo(
         return Err(Refused::InvalidToken);
     };
     let profile = Profile::from(u);
-    Ok(claims::by_scope(&profile, &granted))
+    let mut released = claims::by_scope(&profile, &granted);
+    // How the user signed in for this token (OIDC Core §5.3.2 allows any claim of the user).
+    let amr: Option<Vec<String>> = at
+        .amr
+        .as_deref()
+        .map(|a| a.split_whitespace().map(str::to_owned).collect());
+    claims::authn_context(&mut released, amr.as_deref());
+    Ok(released)
 }

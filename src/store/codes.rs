@@ -21,10 +21,12 @@ pub struct CodeRow {
     pub sid: Option<String>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// How the user signed in (RFC 8176 methods, space-separated); `None` on older rows.
+    pub amr: Option<String>,
 }
 
 pub(super) const COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-    code_challenge_method, auth_time, sid, expires_at, used_at";
+    code_challenge_method, auth_time, sid, expires_at, used_at, amr";
 
 impl TenantScope<'_> {
     /// The code with this hash, spent or not, and its user, in one statement (the token

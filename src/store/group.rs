@@ -304,6 +304,7 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .bind(&c.sid)
         .bind(c.expires_at)
         .bind(c.used_at)
+        .bind(&c.amr)
         .bind(*now));
     let access = rows(&winners, |s| s.access.as_ref());
     insert_rows!(&mut tx, "access_tokens", ACCESS, access, |q,
@@ -324,7 +325,8 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .bind(t.expires_at)
         .bind(t.revoked_at)
         .bind(t.created_at)
-        .bind(t.generation));
+        .bind(t.generation)
+        .bind(&t.amr));
     let refresh = rows(&winners, |s| s.refresh.as_ref());
     insert_rows!(&mut tx, "refresh_tokens", REFRESH, refresh, |q,
                                                                (
@@ -346,7 +348,8 @@ async fn write_batch(store: &Store, sets: &[&WriteSet]) -> Result<Vec<Written>> 
         .bind(t.revoked_at)
         .bind(t.created_at)
         .bind(t.generation)
-        .bind(t.retried_at));
+        .bind(t.retried_at)
+        .bind(&t.amr));
     // After the inserts, so a rotation of a later token of the same family that won in this
     // very batch is revoked too.
     for set in &winners {

@@ -9,6 +9,7 @@ mod clients;
 mod codes;
 pub mod consents;
 pub mod console;
+pub mod factor_notices;
 pub mod factors;
 pub mod group;
 pub mod keys;

@@ -17,6 +17,8 @@ pub struct SessionRecord {
     pub user_id: UserId,
     pub auth_time: UnixTime,
     pub amr: Vec<String>,
+    /// When a second factor was last verified in this session; `None`: password only.
+    pub mfa_at: Option<UnixTime>,
     pub last_seen: UnixTime,
     pub expires_at: UnixTime,
 }
@@ -28,6 +30,7 @@ struct SessionRow {
     user_id: String,
     auth_time: i64,
     amr: String,
+    mfa_at: Option<i64>,
     last_seen: i64,
     expires_at: i64,
 }
@@ -44,6 +47,7 @@ impl TryFrom<SessionRow> for SessionRecord {
             sid: r.sid,
             auth_time: r.auth_time,
             amr: r.amr.split_whitespace().map(str::to_owned).collect(),
+            mfa_at: r.mfa_at,
             last_seen: r.last_seen,
             expires_at: r.expires_at,
         })
@@ -133,7 +137,7 @@ impl TenantScope<'_> {
         idle_since: UnixTime,
     ) -> Result<Option<(SessionRecord, User)>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT s.id_hash, s.sid, s.user_id, s.auth_time, s.amr, s.last_seen, s.expires_at, \
+            "SELECT s.id_hash, s.sid, s.user_id, s.auth_time, s.amr, s.mfa_at, s.last_seen, s.expires_at, \
              {USER_COLUMNS} FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
              WHERE s.tenant_id = $1 AND s.id_hash = $2 AND s.expires_at > $3 AND s.last_seen > $4"
         ));
@@ -161,6 +165,29 @@ impl TenantScope<'_> {
             .await?
             .rows_affected());
         Ok(())
+    }
+
+    /// Steps a session up in place (same cookie, same `sid`, same `auth_time`): its `amr`
+    /// becomes `amr` and the second factor's time `now`. Returns whether the session exists
+    /// in this tenant and has not reached its absolute expiry.
+    pub async fn session_step_up(
+        &mut self,
+        id_hash: &str,
+        amr: &[&str],
+        now: UnixTime,
+    ) -> Result<bool> {
+        const SQL: &str = "UPDATE sessions SET amr = $3, mfa_at = $4, last_seen = $4 \
+                           WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $4";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(id_hash)
+            .bind(amr.join(" "))
+            .bind(now)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
     }
 
     /// Deletes one session; returns whether it existed in this tenant.

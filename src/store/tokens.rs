@@ -24,6 +24,9 @@ pub struct AccessRow {
     pub created_at: i64,
     /// The generation of the refresh token issued with it (None without a family).
     pub generation: Option<i64>,
+    /// How the user signed in (RFC 8176 methods, space-separated); `None` without a user
+    /// and on older rows.
+    pub amr: Option<String>,
 }
 
 #[derive(FromRow, Clone, Debug)]
@@ -44,12 +47,14 @@ pub struct RefreshRow {
     pub generation: i64,
     /// When its one grace retry was answered (RFC 9700 §4.14.2; see `service::token::refresh`).
     pub retried_at: Option<i64>,
+    /// How the user signed in, as on the code the family started from.
+    pub amr: Option<String>,
 }
 
 pub(super) const ACCESS: &str = "token_hash, client_id, user_id, scope, family_id, code_hash, auth_time, sid, \
-    expires_at, revoked_at, created_at, generation";
+    expires_at, revoked_at, created_at, generation, amr";
 pub(super) const REFRESH: &str = "token_hash, client_id, user_id, family_id, scope, auth_time, sid, code_hash, \
-    expires_at, used_at, revoked_at, created_at, generation, retried_at";
+    expires_at, used_at, revoked_at, created_at, generation, retried_at, amr";
 
 /// At most this many passes of a revocation on `tx` (see [`TenantScope::family_revoke`]): on
 /// PostgreSQL a pass after the first finds only tokens committed while the one before it ran,

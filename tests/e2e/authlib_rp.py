@@ -3,6 +3,11 @@ tenant: discovery, code flow with PKCE and nonce, id_token validation against th
 (signature, iss, aud, nonce, at_hash), userinfo, refresh with rotation, introspection,
 revocation, client credentials and RP-initiated logout.
 
+With OT_ACR (and OT_TOTP_SECRET, the base32 seed of the user's authenticator app) the request
+asks `acr_values`, the browser passes the second-factor page with a TOTP code computed here,
+and the id_token and userinfo must say `acr` OT_ACR with `otp` and `mfa` in `amr`; without,
+a password-only user gets `amr` ["pwd"] and `acr` urn:opentrusty:pwd.
+
 Driven by tests/it/oidc_authlib.rs, which starts the daemon and passes everything in
 environment variables. Exits non-zero with a message on the first failed check.
 
@@ -11,11 +16,16 @@ person, for a third-party client registered in the console (its consent page ans
 with the id_token and userinfo checked; prints the subject. OT_MODE=refused: the same
 sign-in must fail at the login page (a disabled account) and no code may come back."""
 
+import base64
+import hashlib
+import hmac
 import html
 import os
 import re
 import secrets
+import struct
 import sys
+import time
 import urllib.parse as up
 
 import requests
@@ -26,6 +36,15 @@ from authlib.oidc.core import CodeIDToken
 E = os.environ
 BASE, ISSUER = E["OT_BASE"], E["OT_ISSUER"]
 CB = E["OT_REDIRECT_URI"]
+ACR = E.get("OT_ACR")
+
+
+def totp(secret_b32):
+    """RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def check(cond, what):
@@ -36,6 +55,7 @@ def check(cond, what):
 
 meta = requests.get(ISSUER + "/.well-known/openid-configuration").json()
 check(meta["issuer"] == ISSUER, "discovery issuer")
+check(meta["acr_values_supported"] == ["urn:opentrusty:pwd", "urn:opentrusty:mfa"], "acr_values_supported")
 jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"]).json())
 
 MODE = E.get("OT_MODE", "full")
@@ -45,7 +65,8 @@ rp = OAuth2Session(E["OT_CLIENT_ID"], E["OT_CLIENT_SECRET"], scope=SCOPE,
                    token_endpoint_auth_method="client_secret_basic")
 verifier = secrets.token_urlsafe(48)
 nonce = secrets.token_urlsafe(16)
-uri, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier)
+extra = {"acr_values": ACR} if ACR else {}
+uri, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier, **extra)
 
 
 def form_fields(text):
@@ -53,9 +74,14 @@ def form_fields(text):
             for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', text)}
 
 
+factor_pages = 0
+
+
 def browse(start):
-    """The browser's part: the login page, the consent page (a third-party client), then back
-    at the redirect URI with a code. Returns that URI, or None when the login page refused."""
+    """The browser's part: the login page (and the second-factor page), the consent page (a
+    third-party client), then back at the redirect URI with a code. Returns that URI, or None
+    when the login page refused (OT_MODE=refused)."""
+    global factor_pages
     browser = requests.Session()
     url = start
     for _ in range(10):
@@ -66,8 +92,15 @@ def browse(start):
         if loc:
             url = up.urljoin(BASE, loc)
             continue
-        if 'name="password"' in r.text:
-            field = lambda n: html.unescape(re.search(f'name="{n}" value="([^"]*)"', r.text).group(1))
+        field = lambda n: html.unescape(re.search(f'name="{n}" value="([^"]*)"', r.text).group(1))
+        if "<h1>Second step</h1>" in r.text:
+            check(ACR and "OT_TOTP_SECRET" in E, f"a second factor asked for at {url}")
+            factor_pages += 1
+            r = browser.post(url.split("?")[0], allow_redirects=False,
+                             data={"code": totp(E["OT_TOTP_SECRET"]), "csrf": field("csrf"),
+                                   "return_to": field("return_to")})
+            check(r.status_code == 303, f"second factor answered {r.status_code}: {r.text[:300]}")
+        elif 'name="password"' in r.text:
             r = browser.post(url.split("?")[0], allow_redirects=False,
                              data={"email": E["OT_EMAIL"], "password": E["OT_PASSWORD"],
                                    "csrf": field("csrf"), "return_to": field("return_to")})
@@ -83,7 +116,7 @@ def browse(start):
                              data={**form_fields(r.text), "decision": "approve"})
             check(r.status_code in (302, 303), f"consent answered {r.status_code}")
         else:
-            check(False, f"expected the login or consent page at {url}: {r.status_code}")
+            check(False, f"expected the login, second-factor or consent page at {url}: {r.status_code}")
         loc = r.headers["location"]
         if loc.startswith(CB):
             return loc
@@ -97,6 +130,7 @@ if MODE == "refused":
     print("authlib relying party: login refused")
     sys.exit(0)
 check(back is not None, "redirected back with a code")
+check(factor_pages == (1 if ACR else 0), f"second-factor pages passed: {factor_pages}")
 params = dict(up.parse_qsl(up.urlparse(back).query))
 check(params.get("iss") == ISSUER, "iss in the authorization response (RFC 9207)")
 check(params.get("state") == state, "state returned")
@@ -109,9 +143,16 @@ claims = jwt.decode(token["id_token"], jwks, claims_cls=CodeIDToken,
                                    "access_token": token["access_token"]})
 claims.validate()
 check(claims.get("auth_time") is not None and claims.get("sid"), "auth_time and sid")
+if ACR:
+    check("otp" in claims["amr"] and "mfa" in claims["amr"] and claims["acr"] == ACR,
+          f"amr/acr after the second factor: {claims.get('amr')} {claims.get('acr')}")
+else:
+    check(claims["amr"] == ["pwd"] and claims["acr"] == "urn:opentrusty:pwd",
+          f"amr/acr of a password sign-in: {claims.get('amr')} {claims.get('acr')}")
 
 info = rp.get(meta["userinfo_endpoint"]).json()
 check(info["sub"] == claims["sub"] and info["email"] == E["OT_EMAIL"], "userinfo claims")
+check(info["acr"] == claims["acr"] and info["amr"] == claims["amr"], "userinfo amr/acr")
 if MODE == "login":
     print(f"sub: {claims['sub']}")
     print("authlib relying party: signed in")

@@ -223,6 +223,7 @@ async fn stale_token(w: &World, client_id: &str) -> String {
         revoked_at: None,
         created_at: now,
         generation: None,
+        amr: None,
     };
     let set = WriteSet::new(&w.a, now).access(row);
     assert_eq!(w.app.writes.write(set).await.unwrap(), Written::Done);

@@ -256,11 +256,14 @@ async fn recovery_codes_removal_and_reset(store: Store) {
         .unwrap();
     factor_totp::begin(&app, &a, &ann, "Tablet").await.unwrap();
     recovery::create(&app, &a, &ann, &ctx).await.unwrap();
-    assert_eq!(factors::reset(&app, &a, ann.id, &ctx).await.unwrap(), 2);
+    assert_eq!(
+        factors::reset(&app, &a, ann.id, None, &ctx).await.unwrap(),
+        2
+    );
     assert!(!factors::enrolled(&app, &a, ann.id).await.unwrap());
     assert_eq!(recovery::left(&app, &a, &ann).await.unwrap(), 0);
     assert_eq!(events(&app, &a, "mfa.reset").await, 1);
-    let r = factors::reset(&app, &b, ann.id, &ctx).await;
+    let r = factors::reset(&app, &b, ann.id, None, &ctx).await;
     assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
     // Names are bounded and checked.
     for bad in ["", "   ", &"x".repeat(65), "a\u{7}b"] {

@@ -29,6 +29,7 @@ fn service_token(client_id: &str, now: i64) -> (String, AccessRow) {
         revoked_at: None,
         created_at: now,
         generation: None,
+        amr: None,
     };
     (token, row)
 }

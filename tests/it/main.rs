@@ -3,6 +3,7 @@
 mod common;
 
 mod access_log;
+mod account;
 mod api;
 mod api_fuzz;
 mod api_tokens;
@@ -29,6 +30,8 @@ mod identity;
 mod journald;
 mod login_limits;
 mod login_pages;
+mod mfa_login;
+mod mfa_pages;
 mod native_apps;
 mod oauth_authorize;
 mod oauth_lifecycle;

@@ -6,12 +6,14 @@ use serde_json::{Value, json};
 
 use super::Failure;
 use super::{Remote, Result, tenant_path};
-use crate::cli::identity::{AuditArgs, BootstrapArgs, TenantCommand, print, read_password};
+use crate::cli::identity::{
+    AuditArgs, BootstrapArgs, TenantCommand, mfa_text, print, read_password,
+};
 
 /// The offline command's JSON shape from the API's tenant (`display_name` is `name` there).
 fn tenant_json(v: &Value) -> Value {
     json!({
-        "slug": v["slug"], "name": v["display_name"], "status": v["status"],
+        "slug": v["slug"], "name": v["display_name"], "status": v["status"], "mfa": v["mfa"],
         "issuer": v["issuer"], "created_at": v["created_at"], "updated_at": v["updated_at"],
     })
 }
@@ -70,10 +72,11 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
                 .iter()
                 .map(|t| {
                     format!(
-                        "{}\t{}\t{}",
+                        "{}\t{}\t{}\tmfa={}",
                         s(&t["slug"]),
                         s(&t["status"]),
-                        s(&t["display_name"])
+                        s(&t["display_name"]),
+                        s(&t["mfa"])
                     )
                 })
                 .collect::<Vec<_>>()
@@ -84,18 +87,32 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
                 text,
             );
         }
-        TenantCommand::Update { slug, name, out } => {
-            let t = r.call(
-                "PATCH",
-                &tenant_path(&slug, ""),
-                Some(json!({ "display_name": name })),
-            )?;
-            let text = format!(
-                "renamed tenant {} to {:?}",
-                s(&t["slug"]),
-                s(&t["display_name"])
-            );
-            print(&out, tenant_json(&t), text);
+        TenantCommand::Update {
+            slug,
+            name,
+            mfa,
+            out,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(n) = &name {
+                body.insert("display_name".into(), json!(n));
+            }
+            if let Some(m) = &mfa {
+                body.insert("mfa".into(), json!(m));
+            }
+            let t = r.call("PATCH", &tenant_path(&slug, ""), Some(Value::Object(body)))?;
+            let mut lines = Vec::new();
+            if name.is_some() {
+                lines.push(format!(
+                    "renamed tenant {} to {:?}",
+                    s(&t["slug"]),
+                    s(&t["display_name"])
+                ));
+            }
+            if mfa.is_some() {
+                lines.push(mfa_text(s(&t["slug"]), s(&t["mfa"])));
+            }
+            print(&out, tenant_json(&t), lines.join("\n"));
         }
         TenantCommand::Disable { slug, out } => {
             let t = r.call("POST", &tenant_path(&slug, "disable"), None)?;

@@ -36,6 +36,7 @@ fn client_json(v: &Value) -> Value {
         "first_party",
         "claims_in_id_token",
         "introspection",
+        "require_mfa",
         "status",
         "created_at",
         "updated_at",
@@ -97,6 +98,7 @@ pub fn client(r: &Remote, cmd: ClientCommand) -> Result<()> {
                 ("allow_plain_pkce", spec.allow_plain_pkce),
                 ("claims_in_id_token", spec.claims_in_id_token),
                 ("introspection", spec.introspection),
+                ("require_mfa", spec.require_mfa.unwrap_or(false)),
             ] {
                 if on {
                     body.insert(k.into(), json!(true));
@@ -151,12 +153,17 @@ pub fn client(r: &Remote, cmd: ClientCommand) -> Result<()> {
             tenant,
             client_id,
             introspection,
+            require_mfa,
             out,
         } => {
-            let body = match introspection {
-                Some(b) => json!({ "introspection": b }),
-                None => json!({}),
-            };
+            let mut body = Map::new();
+            if let Some(b) = introspection {
+                body.insert("introspection".into(), json!(b));
+            }
+            if let Some(b) = require_mfa {
+                body.insert("require_mfa".into(), json!(b));
+            }
+            let body = Value::Object(body);
             let c = r.call("PATCH", &client_path(&tenant, &client_id, ""), Some(body))?;
             let text = format!("updated client {}", s(&c["client_id"]));
             print(&out, client_json(&c), text);

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Failure, Remote, Result, query, seg, tenant_path};
 use crate::cli::identity::{print, read_password};
-use crate::cli::users::{UserCommand, UserRef};
+use crate::cli::users::{UserCommand, UserRef, reset_text};
 
 const PROFILE: [&str; 7] = [
     "given_name",
@@ -193,6 +193,17 @@ pub fn user(r: &Remote, cmd: UserCommand) -> Result<()> {
             r.call("DELETE", &user_path(&user, &u["id"], ""), None)?;
             let id = s(&u["id"]);
             print(&out, json!({ "deleted": id }), format!("deleted user {id}"));
+        }
+        UserCommand::ResetMfa { user, out } => {
+            let u = find(r, &user)?;
+            let v = r.call("DELETE", &user_path(&user, &u["id"], "factors"), None)?;
+            let n = v["factors_removed"].as_u64().unwrap_or(0);
+            let email = s(&u["email"]);
+            print(
+                &out,
+                json!({ "id": u["id"], "email": email, "factors_removed": n }),
+                reset_text(email, n),
+            );
         }
         UserCommand::Role { user, role, out } => {
             let u = find(r, &user)?;

@@ -45,6 +45,8 @@ pub struct ClientChanges {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub introspection: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_mfa: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<i64>,
@@ -73,6 +75,7 @@ fn as_new(c: &Client) -> NewClient {
         require_pkce: c.require_pkce,
         claims_in_id_token: c.claims_in_id_token,
         introspection: c.introspection,
+        require_mfa: c.require_mfa,
         access_token_ttl: Some(c.access_token_ttl),
         refresh_token_ttl: Some(c.refresh_token_ttl),
         id_token_ttl: Some(c.id_token_ttl),
@@ -114,7 +117,8 @@ pub async fn change(
         allow_plain_pkce,
         require_pkce,
         claims_in_id_token,
-        introspection
+        introspection,
+        require_mfa
     );
     macro_rules! set_opt {
         ($($f:ident),*) => { $( if ch.$f.is_some() { n.$f = ch.$f.clone(); } )* };

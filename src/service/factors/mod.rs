@@ -4,6 +4,9 @@
 //! and the per-account throttle exactly like a wrong password, so a stolen password does not
 //! buy unlimited guesses at a six-digit code).
 
+pub mod account;
+pub mod login;
+pub mod policy;
 pub mod recovery;
 pub mod totp;
 
@@ -115,14 +118,24 @@ pub async fn remove(
 }
 
 /// An operator's reset: every factor and recovery code of the user is gone (the user signs
-/// in with the password alone, or enrols again where the tenant requires a factor).
-pub async fn reset(app: &App, tenant: &Tenant, user: UserId, ctx: &Context) -> Result<u64> {
+/// in with the password alone, or enrols again where the tenant requires a factor). A reset
+/// is a step toward taking the account over, so, like setting a password, it is refused on a
+/// user whose role is above `ceiling` (the caller's role; `None`: an operator at the host),
+/// checked in the transaction that resets.
+pub async fn reset(
+    app: &App,
+    tenant: &Tenant,
+    user: UserId,
+    ceiling: Option<crate::domain::role::Role>,
+    ctx: &Context,
+) -> Result<u64> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    if scope.user_by_id(user).await?.is_none() {
+    let Some(found) = scope.user_by_id(user).await? else {
         return Err(Error::NotFound("user"));
-    }
+    };
+    crate::service::roles::within_reach(&mut scope, &found, ceiling).await?;
     let removed = scope.factors_reset(&user.to_string()).await?;
     let ev = Event {
         kind: Kind::MfaReset,

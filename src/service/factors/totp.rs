@@ -70,7 +70,7 @@ pub async fn begin(app: &App, tenant: &Tenant, user: &User, name: &str) -> Resul
 }
 
 /// The seed of a stored TOTP factor.
-async fn seed(app: &App, row: &FactorRow) -> Result<Vec<u8>> {
+pub(super) async fn seed(app: &App, row: &FactorRow) -> Result<Vec<u8>> {
     let kek = app.keys.kek(app).await?;
     match (&row.secret, &row.kek_id) {
         (Some(sealed), Some(id)) if *id == kek.id => kek.open(sealed, &aad(&row.id)),

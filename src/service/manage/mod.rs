@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod factors;
 pub mod keys;
 pub mod roles;
 pub mod sessions;

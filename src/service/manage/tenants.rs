@@ -43,6 +43,13 @@ pub async fn update(
     admin::tenant_update(app, auth.tenant().slug.as_str(), display_name, auth.ctx()).await
 }
 
+/// Sets the tenant's second-factor policy, `optional` or `required` (its owners, or platform
+/// callers; audited as `tenant.updated` with the field).
+pub async fn set_mfa(app: &App, auth: &Authorized<TenantWrite>, policy: &str) -> Result<Tenant> {
+    let policy = admin::parse_mfa(policy)?;
+    admin::tenant_set_mfa(app, auth.tenant().slug.as_str(), policy, auth.ctx()).await
+}
+
 /// Disables the tenant (and ends its sessions and tokens). `platform` itself cannot be: its
 /// users are the ones who would enable it again.
 pub async fn disable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tenant> {

@@ -49,6 +49,7 @@ pub(super) async fn client_credentials(
         revoked_at: None,
         created_at: now,
         generation: None,
+        amr: None,
     };
     app.writes
         .write(WriteSet::new(tenant, now).access(row))

@@ -89,6 +89,7 @@ pub(super) async fn authorization_code(
         sid: row.sid.clone(),
         nonce: row.nonce.clone(),
         profile,
+        amr: row.amr.clone(),
     };
     let family = with_refresh.then(|| uuid::Uuid::now_v7().simple().to_string());
     let (issued, set) = mint(

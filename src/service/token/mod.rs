@@ -27,6 +27,17 @@ pub(super) struct Subject {
     sid: Option<String>,
     nonce: Option<String>,
     profile: Profile,
+    /// How the user signed in (RFC 8176), carried from the code to every token of the grant.
+    amr: Option<String>,
+}
+
+impl Subject {
+    /// The sign-in's methods as a list (`None`: not recorded).
+    fn amr_list(&self) -> Option<Vec<String>> {
+        self.amr
+            .as_deref()
+            .map(|a| a.split_whitespace().map(str::to_owned).collect())
+    }
 }
 
 pub async fn exchange(
@@ -118,6 +129,7 @@ pub(super) fn mint(g: Grant<'_>, set: WriteSet) -> (Issued, WriteSet) {
         revoked_at: None,
         created_at: now,
         generation: g.family.is_some().then_some(g.generation),
+        amr: s.amr.clone(),
     });
     let (refresh, set) = match g.family {
         None => (None, set),
@@ -138,6 +150,7 @@ pub(super) fn mint(g: Grant<'_>, set: WriteSet) -> (Issued, WriteSet) {
                 created_at: now,
                 generation: g.generation,
                 retried_at: None,
+                amr: s.amr.clone(),
             });
             (Some(r), set)
         }
@@ -169,6 +182,7 @@ async fn finish(
         .await
         .map_err(internal)?;
     let issuer = tenant.issuer(&app.config.public_url);
+    let amr = s.amr_list();
     let claims = claims::id_token(&claims::IdToken {
         issuer: &issuer,
         client_id: &client.client_id,
@@ -180,6 +194,7 @@ async fn finish(
         nonce: s.nonce.as_deref(),
         access_token: Some(&issued.access_token),
         sid: s.sid.as_deref(),
+        amr: amr.as_deref(),
         alg: client.id_token_alg,
         with_profile: client.claims_in_id_token,
     });

@@ -84,6 +84,7 @@ pub(super) async fn refresh_grant(
             sid: row.sid.clone(),
             nonce: None,
             profile,
+            amr: row.amr.clone(),
         };
         // RFC 6749 §6: a narrowed request narrows the access token; the new refresh token
         // keeps exactly the scope of the one presented.

@@ -40,6 +40,8 @@ pub struct ClientView {
     pub claims_in_id_token: bool,
     /// May introspect other clients' access tokens (a resource server, RFC 7662).
     pub introspection: bool,
+    /// Every login for this client needs a second factor (`acr` `urn:opentrusty:mfa`).
+    pub require_mfa: bool,
     /// Seconds.
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
@@ -74,6 +76,7 @@ impl From<Client> for ClientView {
             allow_plain_pkce: c.allow_plain_pkce,
             claims_in_id_token: c.claims_in_id_token,
             introspection: c.introspection,
+            require_mfa: c.require_mfa,
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             id_token_ttl: c.id_token_ttl,
@@ -123,6 +126,9 @@ pub struct NewClientBody {
     pub claims_in_id_token: bool,
     #[serde(default)]
     pub introspection: bool,
+    /// Every login for this client needs a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub id_token_ttl: Option<i64>,
@@ -144,6 +150,7 @@ impl From<NewClientBody> for NewClient {
             require_pkce: b.require_pkce,
             claims_in_id_token: b.claims_in_id_token,
             introspection: b.introspection,
+            require_mfa: b.require_mfa,
             access_token_ttl: b.access_token_ttl,
             refresh_token_ttl: b.refresh_token_ttl,
             id_token_ttl: b.id_token_ttl,
@@ -170,6 +177,7 @@ pub struct ClientPatchBody {
     pub allow_plain_pkce: Option<bool>,
     pub claims_in_id_token: Option<bool>,
     pub introspection: Option<bool>,
+    pub require_mfa: Option<bool>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub id_token_ttl: Option<i64>,
@@ -199,6 +207,7 @@ impl ClientPatchBody {
             allow_plain_pkce: self.allow_plain_pkce,
             claims_in_id_token: self.claims_in_id_token,
             introspection: self.introspection,
+            require_mfa: self.require_mfa,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             id_token_ttl: self.id_token_ttl,

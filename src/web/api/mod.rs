@@ -6,6 +6,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod clients;
 pub mod extract;
+pub mod factors;
 pub mod keys;
 pub mod openapi;
 pub mod problem;
@@ -37,6 +38,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::put_role, users::delete_role))
         .routes(routes!(sessions::list_sessions, sessions::end_sessions))
         .routes(routes!(sessions::end_session))
+        .routes(routes!(factors::list, factors::reset))
         .routes(routes!(sessions::list_consents))
         .routes(routes!(sessions::revoke_consent))
         .routes(routes!(clients::list, clients::create))

@@ -22,6 +22,10 @@ pub struct TenantView {
     /// `active` or `disabled`.
     #[schema(example = "active")]
     pub status: String,
+    /// The second-factor policy: `optional` (users who enrolled a factor are asked for it) or
+    /// `required` (a user without one enrols at the next login, before any code is issued).
+    #[schema(example = "optional")]
+    pub mfa: String,
     /// The issuer identifier of the tenant's OpenID Provider.
     pub issuer: String,
     pub created_at: i64,
@@ -35,6 +39,7 @@ impl TenantView {
             slug: t.slug.as_str().to_owned(),
             display_name: t.display_name,
             status: t.status.as_str().to_owned(),
+            mfa: t.mfa.as_str().to_owned(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -82,6 +87,9 @@ pub struct NewTenant {
 #[serde(deny_unknown_fields)]
 pub struct TenantPatch {
     pub display_name: Option<String>,
+    /// The second-factor policy: `optional` or `required`.
+    #[schema(example = "required")]
+    pub mfa: Option<String>,
 }
 
 /// List tenants (platform callers).
@@ -142,10 +150,17 @@ pub async fn update(
     let auth =
         authz::authorize_slug::<grant::TenantWrite>(&app, &caller.principal, &slug, &caller.ctx)
             .await?;
-    let t = match patch.display_name {
+    // The policy is checked before anything changes: a bad value leaves the name as it was.
+    if let Some(p) = &patch.mfa {
+        crate::service::admin::parse_mfa(p)?;
+    }
+    let mut t = match patch.display_name {
         Some(name) => tenants::update(&app, &auth, &name).await?,
         None => auth.tenant().clone(),
     };
+    if let Some(p) = patch.mfa.filter(|p| p.as_str() != t.mfa.as_str()) {
+        t = tenants::set_mfa(&app, &auth, &p).await?;
+    }
     Ok(Json(TenantView::new(&app, t)))
 }
 

@@ -1,6 +1,8 @@
 //! `/console/t/platform/tenants`: platform callers list the installation's tenants a page at
 //! a time; those who may manage them create, disable and enable them (the management API's
-//! use cases, `service::manage::tenants`). Every other console gets the not-found page.
+//! use cases, `service::manage::tenants`). The list shows each tenant's second-factor policy
+//! (set with `opentrusty tenant update SLUG --mfa` or the API). Every other console gets the
+//! not-found page.
 
 use askama::Template;
 use axum::Extension;
@@ -48,6 +50,8 @@ struct Row {
     slug: String,
     name: String,
     status: &'static str,
+    /// The second-factor policy (`optional`, `required`).
+    mfa: &'static str,
     active: bool,
     created: String,
     disable: String,
@@ -160,6 +164,7 @@ async fn show(
             slug: t.slug.to_string(),
             name: t.display_name.clone(),
             status: t.status.as_str(),
+            mfa: t.mfa.as_str(),
             created: when(t.created_at),
         })
         .collect();

@@ -1,6 +1,6 @@
 //! `GET/POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): reads the request, lets the
 //! service decide, and renders its outcome: an error page, a redirect to the client, the login
-//! page (with a way back), or the consent page.
+//! page or the second factor's page (with a way back), or the consent page.
 
 use askama::Template;
 use axum::Extension;
@@ -90,6 +90,18 @@ pub async fn post(
     run(&app, &tenant, &req.0, &ctx, jar, form_pairs(&body), None).await
 }
 
+/// This tenant's `/authorize` with `params`: where the login and factor pages send the
+/// browser back to.
+fn back_to(app: &AppState, tenant: &Tenant, params: &[(String, String)]) -> String {
+    format!(
+        "{}?{}",
+        tenant_path(&app.config, tenant, "authorize"),
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish()
+    )
+}
+
 /// Shared by `/authorize` and the consent form (`consent` carries the user's answer).
 pub async fn run(
     app: &AppState,
@@ -112,15 +124,8 @@ pub async fn run(
         Ok(Outcome::ErrorPage(msg)) => bad_request(req, &msg),
         Ok(Outcome::Redirect(to)) => found(&to),
         Ok(Outcome::Login { params, login_hint }) => {
-            let back = format!(
-                "{}?{}",
-                tenant_path(&app.config, tenant, "authorize"),
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&params)
-                    .finish()
-            );
             let mut q = url::form_urlencoded::Serializer::new(String::new());
-            q.append_pair("return_to", &back);
+            q.append_pair("return_to", &back_to(app, tenant, &params));
             if let Some(h) = login_hint {
                 q.append_pair("login_hint", &h);
             }
@@ -129,6 +134,18 @@ pub async fn run(
                 tenant_path(&app.config, tenant, "login"),
                 q.finish()
             ))
+        }
+        Ok(Outcome::SecondFactor { params, enrol }) => {
+            // A user without any factor enrols one first (its page steps the session up).
+            let page = if enrol {
+                "account/totp"
+            } else {
+                "login/factor"
+            };
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &back_to(app, tenant, &params))
+                .finish();
+            found(&format!("{}?{q}", tenant_path(&app.config, tenant, page)))
         }
         Ok(Outcome::Consent {
             client_name,

@@ -1,8 +1,10 @@
 //! Server-rendered pages (askama, no JavaScript): login, logout, errors. Every page carries the
 //! security headers; forms carry a CSRF token bound to a pre-login cookie.
 
+pub mod account;
 pub mod cookies;
 pub mod csrf;
+pub mod factor;
 pub mod login;
 pub mod logout;
 
@@ -18,7 +20,12 @@ use crate::app::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/login", get(login::show).post(login::submit))
+        .route(
+            "/t/{tenant}/login/factor",
+            get(factor::show).post(factor::submit),
+        )
         .route("/t/{tenant}/logout", post(logout::submit))
+        .merge(account::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 

@@ -91,6 +91,8 @@ const ROWS: &[Row] = &[
     Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/sessions", None,    [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
     Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/sessions", None,   [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
     Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/sessions/{session_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
+    Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/factors", None,     [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
+    Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/factors", None,    [200, 403, 200, 200, 403, 401, 404, 200, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}/users/{user_id}/consents", None,    [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),
     Row("DELETE","/api/v1/tenants/{slug}/users/{user_id}/consents/{client_id}", None, [204, 403, 204, 204, 403, 401, 404, 204, 401, 401, 401, 401]),
     Row("GET",  "/api/v1/tenants/{slug}/clients",       None,               [200, 200, 200, 200, 200, 401, 404, 200, 401, 401, 401, 401]),

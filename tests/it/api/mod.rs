@@ -6,6 +6,7 @@ mod audit;
 mod callers;
 mod clients;
 mod console_client;
+pub(crate) mod factors;
 mod harness;
 mod keys;
 mod matrix;

@@ -5,6 +5,7 @@
 //! file of another user.
 
 mod commands;
+mod mfa;
 mod peers;
 
 use std::path::{Path, PathBuf};
@@ -141,7 +142,7 @@ fn tenant_commands_go_to_the_daemon_and_are_audited_as_the_local_operator() {
     let text = remote(&socket, cwd.path(), &["tenant", "list"]);
     assert_eq!(
         String::from_utf8_lossy(&text.stdout).trim(),
-        "acme\tactive\tAcme"
+        "acme\tactive\tAcme\tmfa=optional"
     );
 
     // API errors come back as the offline commands report theirs: one line, exit 1.

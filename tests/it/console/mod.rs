@@ -3,7 +3,7 @@
 //! OP session), where the console is served; and its built-in client (`builtin`).
 
 mod audit;
-mod browser;
+pub(crate) mod browser;
 mod builtin;
 mod chromium;
 mod clients;

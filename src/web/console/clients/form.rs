@@ -24,6 +24,7 @@ pub const FIELDS: &[&str] = &[
     "id_token_ttl",
     "first_party",
     "require_pkce",
+    "require_mfa",
 ];
 
 /// The values of the form as typed (or as stored, for the detail page).
@@ -42,6 +43,7 @@ pub struct Fields {
     pub allow_plain_pkce: bool,
     pub claims_in_id_token: bool,
     pub introspection: bool,
+    pub require_mfa: bool,
     pub access_token_ttl: String,
     pub refresh_token_ttl: String,
     pub id_token_ttl: String,
@@ -64,6 +66,7 @@ impl Default for Fields {
             allow_plain_pkce: false,
             claims_in_id_token: false,
             introspection: false,
+            require_mfa: false,
             access_token_ttl: String::new(),
             refresh_token_ttl: String::new(),
             id_token_ttl: String::new(),
@@ -103,6 +106,7 @@ impl From<&Client> for Fields {
             allow_plain_pkce: c.allow_plain_pkce,
             claims_in_id_token: c.claims_in_id_token,
             introspection: c.introspection,
+            require_mfa: c.require_mfa,
             access_token_ttl: c.access_token_ttl.to_string(),
             refresh_token_ttl: c.refresh_token_ttl.to_string(),
             id_token_ttl: c.id_token_ttl.to_string(),
@@ -194,6 +198,7 @@ pub fn parse(body: &[u8]) -> (Fields, Option<String>) {
             "allow_plain_pkce" => f.allow_plain_pkce = true,
             "claims_in_id_token" => f.claims_in_id_token = true,
             "introspection" => f.introspection = true,
+            "require_mfa" => f.require_mfa = true,
             "access_token_ttl" => f.access_token_ttl = v,
             "refresh_token_ttl" => f.refresh_token_ttl = v,
             "id_token_ttl" => f.id_token_ttl = v,
@@ -259,6 +264,7 @@ impl Fields {
             require_pkce: self.require_pkce,
             claims_in_id_token: self.claims_in_id_token,
             introspection: self.introspection,
+            require_mfa: self.require_mfa,
             access_token_ttl: access,
             refresh_token_ttl: refresh,
             id_token_ttl: id,
@@ -306,6 +312,7 @@ impl Fields {
             allow_plain_pkce: differ(self.allow_plain_pkce, now.allow_plain_pkce),
             claims_in_id_token: differ(self.claims_in_id_token, now.claims_in_id_token),
             introspection: differ(self.introspection, now.introspection),
+            require_mfa: differ(self.require_mfa, now.require_mfa),
             access_token_ttl: access.and_then(|v| differ(v, c.access_token_ttl)),
             refresh_token_ttl: refresh.and_then(|v| differ(v, c.refresh_token_ttl)),
             id_token_ttl: id.and_then(|v| differ(v, c.id_token_ttl)),
@@ -398,6 +405,22 @@ mod tests {
             ch.redirect_uris.unwrap(),
             ["https://shop.example/cb", "https://shop.example/two"]
         );
+    }
+
+    #[test]
+    fn require_a_second_factor_is_a_checkbox_like_the_others() {
+        let mut c = client();
+        let (f, _) = parse(&body(&c, "&require_mfa=on"));
+        assert!(f.to_new().unwrap().require_mfa);
+        let ch = f.changes(&c).unwrap();
+        assert_eq!(
+            serde_json::to_value(&ch).unwrap(),
+            serde_json::json!({ "require_mfa": true })
+        );
+        // Unticked on a client that has it: withdrawn.
+        c.require_mfa = true;
+        let (f, _) = parse(&body(&c, ""));
+        assert_eq!(f.changes(&c).unwrap().require_mfa, Some(false));
     }
 
     #[test]

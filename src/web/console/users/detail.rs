@@ -1,7 +1,7 @@
 //! `GET /console/t/{slug}/users/{id}`: one user of the tenant: profile, status (active,
-//! disabled, locked), password, role, live sessions and remembered consents, each section
-//! with the forms its caller's permissions allow (the handlers in `actions` and `access` check
-//! again). A form that failed validation comes back here with its error next to the field.
+//! disabled, locked), password, role, live sessions, remembered consents and second factors,
+//! each section with the forms its caller's permissions allow (the handlers in `actions`,
+//! `access` and `factors` check again). A form that failed validation comes back here with its error next to the field.
 
 use askama::Template;
 use axum::Extension;
@@ -17,7 +17,7 @@ use crate::service::authz::grant::{
 };
 use crate::service::authz::{Authorized, Grant};
 use crate::service::console::session::Live;
-use crate::service::manage::{consents, sessions, users};
+use crate::service::manage::{consents, factors, sessions, users};
 use crate::web::console::pages::{Chrome, chrome, when};
 use crate::web::console::{base_path, failure, forms, render, tenant_path};
 use crate::web::extract::RequestContext;
@@ -55,6 +55,13 @@ struct SessionRow {
     expires: String,
 }
 
+struct FactorRow {
+    name: String,
+    kind: &'static str,
+    added: String,
+    last_used: String,
+}
+
 struct ConsentRow {
     client_id: String,
     scope: String,
@@ -73,6 +80,7 @@ struct Actions {
     end_one: String,
     end_all: String,
     revoke: String,
+    reset_factors: String,
     delete: String,
 }
 
@@ -95,6 +103,7 @@ struct UserPage {
     roles: Vec<&'static str>,
     sessions: Vec<SessionRow>,
     consents: Vec<ConsentRow>,
+    factors: Vec<FactorRow>,
     /// users:write (profile, unlock).
     write: bool,
     /// users:write on a user not above the caller's role (status, password, delete).
@@ -158,6 +167,10 @@ pub(super) async fn page_of<G: Grant>(
         Ok(c) => c,
         Err(e) => return failure(app, &e, request_id),
     };
+    let enrolled = match factors::list(app, &read, id).await {
+        Ok(f) => f,
+        Err(e) => return failure(app, &e, request_id),
+    };
     let slug = auth.tenant().slug.as_str();
     let at = |action: &str| tenant_path(app, slug, &format!("users/{id}/{action}"));
     let user = &account.user;
@@ -217,6 +230,19 @@ pub(super) async fn page_of<G: Grant>(
                 expires: when(c.expires_at),
             })
             .collect(),
+        factors: enrolled
+            .into_iter()
+            .map(|f| FactorRow {
+                kind: match f.kind.as_str() {
+                    "totp" => "Authenticator app",
+                    "webauthn" => "Security key or passkey",
+                    _ => "Other",
+                },
+                name: f.name,
+                added: when(f.created_at),
+                last_used: f.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
         write,
         take_over: write && reach,
         grant: reach && forms::may::<RolesWrite, G>(live, auth),
@@ -232,6 +258,7 @@ pub(super) async fn page_of<G: Grant>(
             end_one: at("sessions/end"),
             end_all: at("sessions/end-all"),
             revoke: at("consents/revoke"),
+            reset_factors: at("factors/reset"),
             delete: at("delete"),
         },
         d,

@@ -1,7 +1,7 @@
 //! The console's users pages: the list with its search (`list`), creating a user (`create`),
-//! one user's page with its profile, status, password, role, sessions and consents
-//! (`detail`, written by `actions` and `access`) and its deletion behind a confirmation page
-//! (`delete`). Every change goes through the management use cases (`service::manage`) with
+//! one user's page with its profile, status, password, role, sessions, consents and second
+//! factors (`detail`, written by `actions`, `access` and `factors`) and its deletion behind a
+//! confirmation page (`delete`). Every change goes through the management use cases (`service::manage`) with
 //! the proof of its permission, as the API's would: their rules (nobody acts on a user above
 //! their own role, a tenant keeps an owner) come back as errors shown here as pages.
 
@@ -10,6 +10,7 @@ mod actions;
 mod create;
 mod delete;
 mod detail;
+mod factors;
 mod list;
 
 use axum::Router;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{U}/sessions/end"), post(access::end_one))
         .route(&format!("{U}/sessions/end-all"), post(access::end_all))
         .route(&format!("{U}/consents/revoke"), post(access::revoke))
+        .route(&format!("{U}/factors/reset"), post(factors::reset))
         .route(
             &format!("{U}/delete"),
             get(delete::confirm).post(delete::delete),

@@ -3,6 +3,7 @@
 //! consoles may not do (`rules`), and the recent-authentication round trips of granting a
 //! role and deleting a user with a clock that can age the sign-in (`recent`, both backends).
 
+mod factors;
 mod journey;
 mod recent;
 mod rules;
