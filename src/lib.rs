@@ -29,12 +29,13 @@ pub mod logging;
 /// Process hygiene: root refusal or privilege drop, umask, non-dumpable, no huge pages.
 pub mod process;
 /// OAuth 2.0 / OIDC rules as pure functions taking `now`, and the JOSE helpers (JWS, JWK,
-/// thumbprints over aws-lc-rs) in `protocol::jose`.
+/// thumbprints over aws-lc-rs) in `protocol::jose`; TOTP (RFC 6238) in `protocol::totp`.
 pub mod protocol;
 /// Use cases: the only place that opens transactions (login, sessions, audit, admin), apart
 /// from the batches of `store::group`. `service::authz` authenticates management callers and
 /// alone constructs the proofs of permission (`Authorized<G>`) that every management use case
-/// in `service::manage` takes, for the API and the CLI alike.
+/// in `service::manage` takes, for the API and the CLI alike. Second factors (TOTP, recovery
+/// codes, the policy that asks for them) in `service::factors`.
 pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
 /// codes and tokens in `store::group`.
@@ -44,5 +45,6 @@ pub mod systemd;
 /// HTTP transport (axum on hyper): the accept loop with connection deadlines and drain
 /// (`web::conn`), routers per plane, middleware, error rendering; the management REST API
 /// and its generated OpenAPI document in `web::api` (admin plane only); the admin console in
-/// `web::console` (admin plane only), with its use cases in `service::console`.
+/// `web::console` (admin plane only), with its use cases in `service::console`; the login,
+/// second-factor and account pages of each tenant in `web::ui`.
 pub mod web;
