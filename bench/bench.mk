@@ -11,3 +11,9 @@ bench-oidc: build ## OIDC endpoints on SQLite vs a trivial handler and raw RS256
 bench-console: ## console pages with 100k users and 1M audit events on SQLite (BENCH_REQUESTS, BENCH_BIN)
 	$(CARGO) build --release --bin opentrusty --example console-bench
 	target/release/examples/console-bench $${BENCH_BIN:-target/release/opentrusty}
+
+# Second factors (issue 12): CPU per TOTP check as the login does it (KEK open + verify) next to
+# one Argon2id verification with the default parameters, in process.
+.PHONY: bench-factors
+bench-factors: ## CPU per TOTP check vs one Argon2id verification (in process)
+	$(CARGO) run --quiet --release --example factors-bench
