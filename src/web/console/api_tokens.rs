@@ -74,11 +74,9 @@ pub async fn list(
     jar: CookieJar,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let (live, auth) =
-        match forms::open::<ApiTokensWrite>(&app, &jar, &slug, "api-tokens", &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+    let (live, auth) = or_page!(
+        forms::open::<ApiTokensWrite>(&app, &jar, &slug, "api-tokens", &ctx, &req.0).await
+    );
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
         Ok(n) => (n, None),
@@ -211,10 +209,7 @@ pub async fn new(
     jar: CookieJar,
 ) -> Response {
     let (live, auth) =
-        match forms::open::<ApiTokensWrite>(&app, &jar, &slug, NEW, &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<ApiTokensWrite>(&app, &jar, &slug, NEW, &ctx, &req.0).await);
     let back = tenant_path(&app, &slug, NEW);
     if let Some(res) = require_recent_auth(&app, jar.clone(), &live, &back, &req.0).await {
         return res;
@@ -249,7 +244,7 @@ pub async fn create(
     form: Result<Form<NewForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let (live, auth) = match forms::submit::<ApiTokensWrite>(
+    let (live, auth) = or_page!(forms::submit::<ApiTokensWrite>(
         &app,
         &jar,
         &slug,
@@ -258,11 +253,7 @@ pub async fn create(
         &req.0,
         form.csrf.as_deref(),
     )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    .await);
     let back = tenant_path(&app, &slug, NEW);
     if let Some(res) = require_recent_auth(&app, jar.clone(), &live, &back, &req.0).await {
         return res;

@@ -175,14 +175,8 @@ pub async fn list(
     jar: CookieJar,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let live = match signed_in(&app, &jar, &slug, "audit", &req.0).await {
-        Ok(l) => l,
-        Err(res) => return res,
-    };
-    let auth = match authorize::<AuditRead>(&app, &live, &slug, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let live = or_page!(signed_in(&app, &jar, &slug, "audit", &req.0).await);
+    let auth = or_page!(authorize::<AuditRead>(&app, &live, &slug, &ctx, &req.0).await);
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let (platform, of) = match scope(&app, &live, &auth, q.tenant.as_deref()).await {
         Ok(x) => x,
@@ -272,14 +266,8 @@ pub async fn export(
     jar: CookieJar,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let live = match signed_in(&app, &jar, &slug, "audit", &req.0).await {
-        Ok(l) => l,
-        Err(res) => return res,
-    };
-    let auth = match authorize::<AuditRead>(&app, &live, &slug, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let live = or_page!(signed_in(&app, &jar, &slug, "audit", &req.0).await);
+    let auth = or_page!(authorize::<AuditRead>(&app, &live, &slug, &ctx, &req.0).await);
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let back = Some(("Back to the audit trail", tenant_path(&app, &slug, "audit")));
     let refuse = |m: String| {

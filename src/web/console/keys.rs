@@ -57,11 +57,8 @@ pub async fn list(
     RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
 ) -> Response {
-    let (live, auth) = match forms::open::<KeysRead>(&app, &jar, &slug, "keys", &ctx, &req.0).await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        or_page!(forms::open::<KeysRead>(&app, &jar, &slug, "keys", &ctx, &req.0).await);
     let mut found = match keys::list(&app, &auth).await {
         Ok(k) => k,
         Err(e) => return failure(&app, &e, &req.0),
@@ -145,10 +142,8 @@ pub async fn form(
     jar: CookieJar,
 ) -> Response {
     let here = "keys/rotate";
-    let (live, auth) = match forms::open::<KeysWrite>(&app, &jar, &slug, here, &ctx, &req.0).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        or_page!(forms::open::<KeysWrite>(&app, &jar, &slug, here, &ctx, &req.0).await);
     let back = tenant_path(&app, &slug, here);
     if let Some(res) = require_recent_auth(&app, jar.clone(), &live, &back, &req.0).await {
         return res;
@@ -168,20 +163,10 @@ pub async fn rotate(
 ) -> Response {
     let here = "keys/rotate";
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let (live, auth) = match forms::submit::<KeysWrite>(
-        &app,
-        &jar,
-        &slug,
-        here,
-        &ctx,
-        &req.0,
-        form.csrf.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<KeysWrite>(&app, &jar, &slug, here, &ctx, &req.0, form.csrf.as_deref(),)
+            .await
+    );
     let back = tenant_path(&app, &slug, here);
     if let Some(res) = require_recent_auth(&app, jar.clone(), &live, &back, &req.0).await {
         return res;

@@ -3,6 +3,18 @@
 //! Provider (`signin`), keeps its own session (`session`) and authorizes every page through
 //! `service::authz` with the session's access token, as an API call with it would be.
 
+/// The value of a console step that either yields (`Ok`) or has already decided the answer
+/// (`Err(page)`: a sign-in round trip, the not-found page, a refusal): the handler returns that
+/// page. Defined before the modules so that every page module can use it.
+macro_rules! or_page {
+    ($step:expr) => {
+        match $step {
+            Ok(value) => value,
+            Err(page) => return page,
+        }
+    };
+}
+
 pub mod api_tokens;
 pub mod audit;
 pub mod chart;

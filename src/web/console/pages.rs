@@ -174,14 +174,8 @@ pub async fn dashboard(
     RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
 ) -> Response {
-    let live = match signed_in(&app, &jar, &slug, "", &req.0).await {
-        Ok(l) => l,
-        Err(res) => return res,
-    };
-    let users = match authorize::<UsersRead>(&app, &live, &slug, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let live = or_page!(signed_in(&app, &jar, &slug, "", &req.0).await);
+    let users = or_page!(authorize::<UsersRead>(&app, &live, &slug, &ctx, &req.0).await);
     // The other proofs for the same tenant, from the same lookup.
     let again = |e: crate::service::Error| failure(&app, &e, &req.0);
     let tenant = Some(users.tenant().clone());
@@ -232,15 +226,9 @@ pub async fn whoami(
     RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
 ) -> Response {
-    let live = match signed_in(&app, &jar, &slug, "whoami", &req.0).await {
-        Ok(l) => l,
-        Err(res) => return res,
-    };
+    let live = or_page!(signed_in(&app, &jar, &slug, "whoami", &req.0).await);
     // Every role may read its own tenant (the API's whoami needs no more than this).
-    let auth = match authorize::<TenantRead>(&app, &live, &slug, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let auth = or_page!(authorize::<TenantRead>(&app, &live, &slug, &ctx, &req.0).await);
     let (jar, token) = csrf::issue(jar, &app.config, auth.tenant());
     let page = WhoamiPage {
         chrome: chrome(&app, &live, &auth, token, "whoami"),

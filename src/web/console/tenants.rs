@@ -110,10 +110,7 @@ pub async fn list(
     jar: CookieJar,
     q: Result<Query<TenantsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let (live, auth) = match platform_page(&app, &jar, &slug, &ctx, &req.0).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(platform_page(&app, &jar, &slug, &ctx, &req.0).await);
     let q = q.map(|Query(q)| q).unwrap_or_default();
     show(&app, jar, &live, &auth, &q, Draft::default(), &req.0).await
 }
@@ -203,10 +200,7 @@ pub async fn create(
     jar: CookieJar,
     form: Result<Form<NewTenantForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let (live, auth) = match platform_page(&app, &jar, &slug, &ctx, &req.0).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(platform_page(&app, &jar, &slug, &ctx, &req.0).await);
     let form = form.map(|Form(f)| f).unwrap_or_default();
     if !csrf::verify(&jar, &app.config, auth.tenant(), form.csrf.as_deref()) {
         return super::secure(csrf::rejected(&req.0));
@@ -279,18 +273,12 @@ async fn act(
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
     enable: bool,
 ) -> Response {
-    let (live, auth) = match platform_page(&app, &jar, &slug, &ctx, &req.0).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(platform_page(&app, &jar, &slug, &ctx, &req.0).await);
     let submitted = form.ok().and_then(|Form(f)| f.csrf);
     if !csrf::verify(&jar, &app.config, auth.tenant(), submitted.as_deref()) {
         return super::secure(csrf::rejected(&req.0));
     }
-    let on = match authorize::<TenantsManage>(&app, &live, &target, &ctx, &req.0).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
+    let on = or_page!(authorize::<TenantsManage>(&app, &live, &target, &ctx, &req.0).await);
     let done = if enable {
         tenants::enable(&app, &on).await
     } else {

@@ -100,10 +100,7 @@ pub async fn show(
 ) -> Response {
     let here = client_page(&client_id, "");
     let (live, auth) =
-        match forms::open::<ClientsRead>(&app, &jar, &slug, &here, &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<ClientsRead>(&app, &jar, &slug, &here, &ctx, &req.0).await);
     match load(&app, &live, &auth, &client_id).await {
         Ok(c) => page(&app, jar, &live, &auth, &c, None),
         Err(e) => failure(&app, &e, &req.0),
@@ -123,20 +120,10 @@ pub async fn edit(
 ) -> Response {
     let here = client_page(&client_id, "");
     let (mut fields, token) = form::parse(&body);
-    let (live, auth) = match forms::submit::<ClientsWrite>(
-        &app,
-        &jar,
-        &slug,
-        &here,
-        &ctx,
-        &req.0,
-        token.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0, token.as_deref(),)
+            .await
+    );
     let client = match load(&app, &live, &auth, &client_id).await {
         Ok(c) => c,
         Err(e) => return failure(&app, &e, &req.0),
@@ -207,20 +194,10 @@ async fn set_status(
 ) -> Response {
     let here = client_page(&client_id, "");
     let token = form.ok().and_then(|Form(f)| f.csrf);
-    let (live, auth) = match forms::submit::<ClientsWrite>(
-        &app,
-        &jar,
-        &slug,
-        &here,
-        &ctx,
-        &req.0,
-        token.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0, token.as_deref(),)
+            .await
+    );
     if let Err(e) = load(&app, &live, &auth, &client_id).await {
         return failure(&app, &e, &req.0);
     }

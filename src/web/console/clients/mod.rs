@@ -187,10 +187,7 @@ pub async fn list(
     q: Result<Query<ClientsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let (live, auth) =
-        match forms::open::<ClientsRead>(&app, &jar, &slug, "clients", &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<ClientsRead>(&app, &jar, &slug, "clients", &ctx, &req.0).await);
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
         Ok(n) => (n, None),

@@ -78,10 +78,7 @@ pub async fn new(
     jar: CookieJar,
 ) -> Response {
     let (live, auth) =
-        match forms::open::<ClientsWrite>(&app, &jar, &slug, "clients/new", &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<ClientsWrite>(&app, &jar, &slug, "clients/new", &ctx, &req.0).await);
     let form = FormView {
         fields: Fields::default(),
         errors: Errors::default(),
@@ -101,20 +98,18 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let (fields, token) = form::parse(&body);
-    let (live, auth) = match forms::submit::<ClientsWrite>(
-        &app,
-        &jar,
-        &slug,
-        "clients/new",
-        &ctx,
-        &req.0,
-        token.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<ClientsWrite>(
+            &app,
+            &jar,
+            &slug,
+            "clients/new",
+            &ctx,
+            &req.0,
+            token.as_deref(),
+        )
+        .await
+    );
     let again = |errors: Errors, fields: Fields| FormView {
         fields,
         errors,

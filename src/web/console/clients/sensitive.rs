@@ -38,20 +38,10 @@ pub async fn rotate(
 ) -> Response {
     let here = client_page(&client_id, "");
     let token = form.ok().and_then(|Form(f)| f.csrf);
-    let (live, auth) = match forms::submit::<ClientsWrite>(
-        &app,
-        &jar,
-        &slug,
-        &here,
-        &ctx,
-        &req.0,
-        token.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0, token.as_deref(),)
+            .await
+    );
     let client = match load(&app, &live, &auth, &client_id).await {
         Ok(c) => c,
         Err(e) => return failure(&app, &e, &req.0),
@@ -109,10 +99,7 @@ pub async fn confirm(
 ) -> Response {
     let here = client_page(&client_id, "delete");
     let (live, auth) =
-        match forms::open::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0).await);
     let client = match load(&app, &live, &auth, &client_id).await {
         Ok(c) => c,
         Err(e) => return failure(&app, &e, &req.0),
@@ -145,20 +132,10 @@ pub async fn delete(
 ) -> Response {
     let here = client_page(&client_id, "delete");
     let token = form.ok().and_then(|Form(f)| f.csrf);
-    let (live, auth) = match forms::submit::<ClientsWrite>(
-        &app,
-        &jar,
-        &slug,
-        &here,
-        &ctx,
-        &req.0,
-        token.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<ClientsWrite>(&app, &jar, &slug, &here, &ctx, &req.0, token.as_deref(),)
+            .await
+    );
     if let Err(e) = load(&app, &live, &auth, &client_id).await {
         return failure(&app, &e, &req.0);
     }

@@ -103,11 +103,8 @@ pub async fn form(
     RequestContext(ctx, _): RequestContext,
     jar: CookieJar,
 ) -> Response {
-    let (live, auth) = match forms::open::<UsersWrite>(&app, &jar, &slug, PAGE, &ctx, &req.0).await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        or_page!(forms::open::<UsersWrite>(&app, &jar, &slug, PAGE, &ctx, &req.0).await);
     if forms::may::<RolesWrite, UsersWrite>(&live, &auth)
         && let Some(res) = super::recent(&app, &jar, &live, &slug, PAGE, &req.0).await
     {
@@ -126,20 +123,10 @@ pub async fn create(
     form: Result<Form<NewUserForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let (live, auth) = match forms::submit::<UsersWrite>(
-        &app,
-        &jar,
-        &slug,
-        PAGE,
-        &ctx,
-        &req.0,
-        form.csrf.as_deref(),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) = or_page!(
+        forms::submit::<UsersWrite>(&app, &jar, &slug, PAGE, &ctx, &req.0, form.csrf.as_deref(),)
+            .await
+    );
     let mut d = Draft {
         email: form.email.clone().unwrap_or_default().trim().to_owned(),
         name: form.name.clone().unwrap_or_default(),

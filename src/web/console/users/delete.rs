@@ -46,11 +46,8 @@ pub async fn confirm(
         return crate::web::console::not_found(&app, &req.0);
     };
     let page = format!("{}/delete", super::user_page(id));
-    let (live, auth) = match forms::open::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0).await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        or_page!(forms::open::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0).await);
     if let Some(res) = super::recent(&app, &jar, &live, &slug, &page, &req.0).await {
         return res;
     }
@@ -99,13 +96,9 @@ pub async fn delete(
         return crate::web::console::not_found(&app, &req.0);
     };
     let page = format!("{}/delete", super::user_page(id));
-    let (live, auth) =
-        match forms::submit::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0, token.as_deref())
-            .await
-        {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+    let (live, auth) = or_page!(
+        forms::submit::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0, token.as_deref()).await
+    );
     if let Some(res) = super::recent(&app, &jar, &live, &slug, &page, &req.0).await {
         return res;
     }

@@ -128,11 +128,8 @@ pub async fn show(
         return crate::web::console::not_found(&app, &req.0);
     };
     let page = super::user_page(id);
-    let (live, auth) = match forms::open::<UsersRead>(&app, &jar, &slug, &page, &ctx, &req.0).await
-    {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let (live, auth) =
+        or_page!(forms::open::<UsersRead>(&app, &jar, &slug, &page, &ctx, &req.0).await);
     page_of(&app, jar, &live, &auth, id, Draft::default(), &req.0).await
 }
 

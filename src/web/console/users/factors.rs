@@ -31,13 +31,9 @@ pub async fn reset(
         return crate::web::console::not_found(&app, &req.0);
     };
     let page = super::user_page(id);
-    let (live, auth) =
-        match forms::submit::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0, token.as_deref())
-            .await
-        {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+    let (live, auth) = or_page!(
+        forms::submit::<UsersWrite>(&app, &jar, &slug, &page, &ctx, &req.0, token.as_deref()).await
+    );
     if let Some(res) = super::recent(&app, &jar, &live, &slug, &page, &req.0).await {
         return res;
     }

@@ -59,10 +59,7 @@ pub async fn list(
     q: Result<Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let (live, auth) =
-        match forms::open::<UsersRead>(&app, &jar, &slug, "users", &ctx, &req.0).await {
-            Ok(x) => x,
-            Err(res) => return res,
-        };
+        or_page!(forms::open::<UsersRead>(&app, &jar, &slug, "users", &ctx, &req.0).await);
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let email = q.email.clone().unwrap_or_default();
     let (limit, mut error) = match forms::limit(q.limit.as_deref()) {
