@@ -132,15 +132,13 @@ fn stepped_up_amr<'a>(had: &'a [String], added: &[&'a str]) -> Vec<&'a str> {
 /// (`amr_added`: its RFC 8176 values, `otp` for a TOTP or recovery code, `hwk`/`swk` for a
 /// passkey). The session is updated in place, not replaced: the cookie, `sid` and
 /// `auth_time` stay; `amr` gains the methods and `mfa`, and `mfa_at` becomes now. The factor
-/// check itself is audited by `service::factors`; `_ctx` is the request the step-up came
-/// from, kept in the signature for the callers of every factor.
+/// check itself is audited by `service::factors`, so this writes no event of its own.
 /// Returns the updated session; `NotFound("session")` when it is not live in this tenant.
 pub async fn step_up(
     app: &App,
     tenant: &Tenant,
     session_token: &str,
     amr_added: &[&str],
-    _ctx: &Context,
 ) -> Result<SessionRecord> {
     if !plausible(session_token) {
         return Err(Error::NotFound("session"));

@@ -34,7 +34,7 @@ async fn a_session_is_stepped_up_in_place(store: Store) {
 
     app.clock.advance(90);
     let ctx = Context::default();
-    let up = sessions::step_up(&app, &t, &s.token, &["otp"], &ctx)
+    let up = sessions::step_up(&app, &t, &s.token, &["otp"])
         .await
         .unwrap();
     assert_eq!(up.amr, ["pwd", "otp", "mfa"]);
@@ -52,7 +52,7 @@ async fn a_session_is_stepped_up_in_place(store: Store) {
 
     // A second step-up (a passkey later) adds its method; mfa stays once and last.
     app.clock.advance(10);
-    let again = sessions::step_up(&app, &t, &s.token, &["hwk"], &ctx)
+    let again = sessions::step_up(&app, &t, &s.token, &["hwk"])
         .await
         .unwrap();
     assert_eq!(again.amr, ["pwd", "otp", "hwk", "mfa"]);
@@ -61,7 +61,7 @@ async fn a_session_is_stepped_up_in_place(store: Store) {
     // Another tenant's session, an unknown token, an ended session: nothing to step up.
     for token in [s.token.as_str(), "no-such-session", ""] {
         assert!(matches!(
-            sessions::step_up(&app, &other, token, &["otp"], &ctx).await,
+            sessions::step_up(&app, &other, token, &["otp"]).await,
             Err(Error::NotFound("session"))
         ));
     }
@@ -85,13 +85,13 @@ async fn a_session_is_stepped_up_in_place(store: Store) {
             .unwrap()
     );
     assert!(matches!(
-        sessions::step_up(&app, &t, &fresh.token, &["otp"], &ctx).await,
+        sessions::step_up(&app, &t, &fresh.token, &["otp"]).await,
         Err(Error::NotFound("session"))
     ));
     // Past the absolute lifetime the session is gone and cannot be revived by a factor.
     app.clock.advance(1800);
     assert!(matches!(
-        sessions::step_up(&app, &t, &s.token, &["otp"], &ctx).await,
+        sessions::step_up(&app, &t, &s.token, &["otp"]).await,
         Err(Error::NotFound("session"))
     ));
 }

@@ -59,7 +59,7 @@ pub async fn verify(
             true
         }
     };
-    let session = sessions::step_up(app, tenant, session_token, &["otp"], ctx).await?;
+    let session = sessions::step_up(app, tenant, session_token, &["otp"]).await?;
     let now = app.clock.now();
     let uid = user.id.to_string();
     let mut tx = app.store.begin().await?;

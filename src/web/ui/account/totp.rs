@@ -288,7 +288,8 @@ async fn confirmed(
     ctx: &Context,
     request_id: &str,
 ) -> Response {
-    if let Err(e) = step_up(app, tenant, &signed.token, ctx).await {
+    // The code just typed is a one-time password (RFC 8176 `otp`); `step_up` adds `mfa`.
+    if let Err(e) = crate::service::sessions::step_up(app, tenant, &signed.token, &["otp"]).await {
         return service_error(e, request_id);
     }
     let account = tenant_path(&app.config, tenant, "account");
@@ -303,17 +304,4 @@ async fn confirmed(
         Some(r) => see_other(r),
         None => see_other(&format!("{account}?notice=added")),
     }
-}
-
-/// The code the user just typed is a one-time password (RFC 8176 `otp`); `step_up` adds
-/// `mfa` and records when.
-async fn step_up(
-    app: &App,
-    tenant: &Tenant,
-    token: &str,
-    ctx: &Context,
-) -> crate::service::Result<()> {
-    crate::service::sessions::step_up(app, tenant, token, &["otp"], ctx)
-        .await
-        .map(drop)
 }
