@@ -85,6 +85,8 @@ pub enum ClientCommand {
     Update {
         #[arg(long)]
         tenant: String,
+        /// The client's id (one that begins with `-` is taken as an id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// Allow (true) or withdraw (false) introspecting other clients' access tokens.
         #[arg(long, value_name = "BOOL")]
@@ -101,6 +103,8 @@ pub enum ClientCommand {
     Disable {
         #[arg(long)]
         tenant: String,
+        /// The client's id (one that begins with `-` is taken as an id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         out: Output,
@@ -109,6 +113,8 @@ pub enum ClientCommand {
     Enable {
         #[arg(long)]
         tenant: String,
+        /// The client's id (one that begins with `-` is taken as an id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         out: Output,
@@ -117,6 +123,8 @@ pub enum ClientCommand {
     RotateSecret {
         #[arg(long)]
         tenant: String,
+        /// The client's id (one that begins with `-` is taken as an id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         out: Output,
@@ -125,6 +133,8 @@ pub enum ClientCommand {
     Delete {
         #[arg(long)]
         tenant: String,
+        /// The client's id (one that begins with `-` is taken as an id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         out: Output,

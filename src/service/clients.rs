@@ -55,10 +55,17 @@ fn invalid(s: impl Into<String>) -> Error {
     Error::Invalid(s.into())
 }
 
+/// 128 random bits, base64url. An id that would begin with `-` is drawn again (one in 64): it
+/// reads as an option to every command line that names it.
 fn new_client_id() -> String {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).expect("the OS random number generator failed");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    loop {
+        let mut b = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut b).expect("the OS random number generator failed");
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 fn build(tenant: &Tenant, n: &NewClient, now: i64) -> Result<Client> {
@@ -382,4 +389,16 @@ pub async fn delete(app: &App, tenant: &Tenant, client_id: &str, ctx: &Context) 
     .await?;
     app.clients.invalidate(tenant.id, client_id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn client_ids_never_read_as_an_option() {
+        for _ in 0..2000 {
+            let id = super::new_client_id();
+            assert_eq!(id.len(), 22);
+            assert!(!id.starts_with('-'), "{id}");
+        }
+    }
 }

@@ -113,6 +113,13 @@ fn delete_users_disable_clients_and_grant_introspection() {
         ))
         .contains("nothing to change")
     );
+    // An id that begins with `-` (older ids could) is an id to the CLI, not an option.
+    let e = err(&cli(
+        &db,
+        &["client", "disable", "--tenant", "acme", "-yNoSuchClient"],
+        None,
+    ));
+    assert!(e.contains("not found"), "{e}");
 
     // Disable and enable.
     let out = ok(&cli(
