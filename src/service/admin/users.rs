@@ -11,6 +11,7 @@ use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::domain::tenant::{Status, Tenant};
 use crate::domain::user::{NewPassword, Profile, User};
+use crate::service::api_tokens;
 use crate::service::audit::{self, Event, Kind};
 use crate::service::{Context, Error, Result};
 use crate::store::users::NewUser;
@@ -344,7 +345,9 @@ pub async fn user_set_status_id(
         Status::Disabled => {
             crate::service::roles::keep_an_owner(&mut scope, &user).await?;
             scope.user_set_status(user.id, status, now).await?;
-            let ended = end_user_credentials(&mut scope, &user, now).await?;
+            let mut ended = end_user_credentials(&mut scope, &user, now).await?;
+            let revoked = api_tokens::revoke_minted(&mut tx, tenant, user.id, None, now).await?;
+            ended["api_tokens_revoked"] = json!(revoked);
             (Kind::UserDisabled, ended)
         }
         Status::Active => {
@@ -391,6 +394,8 @@ pub async fn user_delete_id(
     let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
     scope.user_delete(user.id).await?;
     metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
+    metadata["api_tokens_revoked"] =
+        json!(api_tokens::revoke_minted(&mut tx, tenant, user.id, None, now).await?);
     let ev = Event {
         kind: Kind::UserDeleted,
         tenant: Some(tenant.id),
