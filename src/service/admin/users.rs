@@ -11,9 +11,9 @@ use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::domain::tenant::{Status, Tenant};
 use crate::domain::user::{NewPassword, Profile, User};
-use crate::service::api_tokens;
 use crate::service::audit::{self, Event, Kind};
 use crate::service::{Context, Error, Result};
+use crate::service::{api_tokens, links};
 use crate::store::users::NewUser;
 use crate::store::{Holder, TenantScope};
 
@@ -300,7 +300,9 @@ pub async fn user_set_password_id(
     let mut scope = tx.scope(tenant);
     let user = load(&mut scope, id, ceiling).await?;
     scope.user_set_password_hash(user.id, &hash, now).await?;
-    let metadata = end_user_credentials(&mut scope, &user, now).await?;
+    let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
+    let retired = links::retire(&mut scope, user.id, links::SET_PASSWORD, now).await?;
+    metadata["links_retired"] = json!(retired);
     let ev = Event {
         kind: Kind::PasswordChanged,
         tenant: Some(tenant.id),
