@@ -11,9 +11,10 @@
 //! (`api_tokens.rs`) and of an access token's tenant by the token's hash
 //! (`tokens.rs`, `access_token_tenant`), which must find the token before its tenant is known
 //! and return that tenant for the caller to check (the token itself is then read through
-//! that tenant's scope); the cache notifications (`notify.rs`), which carry ids only; and
-//! the key-encryption key check (`meta.rs`), which reads only the key fingerprints of all
-//! signing keys.
+//! that tenant's scope); the cache notifications (`notify.rs`), which carry ids only; the
+//! mail sender (`mail_delivery.rs`), which claims due outbox rows of every tenant and writes
+//! only their delivery columns; and the key-encryption key check (`meta.rs`), which reads only
+//! the key fingerprints of all signing keys.
 
 use super::Tx;
 use crate::domain::ids::TenantId;
