@@ -7,6 +7,7 @@
 //! (those sections over HTTP).
 
 mod checks;
+mod chromium;
 mod enrolment;
 mod lists;
 mod pages;
