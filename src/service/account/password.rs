@@ -4,8 +4,8 @@
 //! lockout with its audit events. The new password follows the tenant's rules
 //! (`NewPassword`) and is typed twice. On success everything the old password opened ends in
 //! the same transaction (DESIGN §5: credentials die together): the user's other sessions,
-//! refresh-token families, access tokens and unredeemed codes. The browser that changed it
-//! keeps its session.
+//! refresh-token families, access tokens, unredeemed codes and unused reset or invitation
+//! links. The browser that changed it keeps its session.
 
 use std::net::IpAddr;
 
@@ -19,7 +19,7 @@ use crate::domain::user::{NewPassword, PASSWORD_MAX_BYTES, User};
 use crate::service::audit::{self, Event, Kind};
 use crate::service::password::Verified;
 use crate::service::sessions::Current;
-use crate::service::{Context, Error, Result, ratelimit};
+use crate::service::{Context, Error, Result, links, ratelimit};
 use crate::store::Holder;
 
 /// What the form carries.
@@ -36,6 +36,8 @@ pub struct Ended {
     pub refresh_tokens: u64,
     pub access_tokens: u64,
     pub codes: u64,
+    /// Unused reset and invitation links of the user.
+    pub links_retired: u64,
 }
 
 /// The message of a wrong current password (the field is named first, for the page).
@@ -112,11 +114,15 @@ pub async fn change(
         .await?;
     let uid = user.id.to_string();
     let r = scope.holder_revoke(Holder::User(&uid), now).await?;
+    // Reset and invitation links set a password: the one just chosen retires them, as an
+    // operator's does (`service::links`).
+    let links_retired = links::retire(&mut scope, user.id, links::SET_PASSWORD, now).await?;
     let ended = Ended {
         other_sessions,
         refresh_tokens: r.refresh_tokens,
         access_tokens: r.access_tokens,
         codes: r.codes,
+        links_retired,
     };
     let ev = Event {
         kind: Kind::PasswordChanged,
@@ -127,6 +133,7 @@ pub async fn change(
             "refresh_tokens_revoked": ended.refresh_tokens,
             "access_tokens_revoked": ended.access_tokens,
             "codes_deleted": ended.codes,
+            "links_retired": ended.links_retired,
             "current_session_kept": true,
         }),
         ctx: &ctx,

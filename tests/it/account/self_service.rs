@@ -8,6 +8,7 @@ use opentrusty::domain::user::{Email, User};
 use opentrusty::protocol::Code;
 use opentrusty::service::account::password::{Change, WRONG_CURRENT};
 use opentrusty::service::account::{apps, password, profile, sessions as own};
+use opentrusty::service::links::{self, Purpose};
 use opentrusty::service::sessions::{self, Current};
 use opentrusty::service::{Context, Error, admin, userinfo};
 use opentrusty::store::Store;
@@ -90,6 +91,32 @@ async fn password_change_ends_everything_but_this_browser(store: Store) {
     let refresh = issued.refresh_token.clone().unwrap();
     let unredeemed = code_in_session(&w, &mine, &[]).await.unwrap();
     let ip = Some("192.0.2.9".parse().unwrap());
+    // And a reset link sent earlier: a password chosen now retires it.
+    let reset = {
+        let mut tx = app.store.begin().await.unwrap();
+        let ttl = std::time::Duration::from_secs(1800);
+        let email = me.user.email.clone();
+        let raw = links::issue(
+            &mut tx.scope(&w.a),
+            &me.user,
+            Purpose::Reset,
+            &email,
+            ttl,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        raw
+    };
+    let reset_live = || async {
+        let mut tx = app.store.read().await.unwrap();
+        links::peek(&mut tx.scope(&w.a), Purpose::Reset, &reset, app.clock.now())
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(reset_live().await);
 
     // The new password's rules come first and cost no attempt.
     let r = password::change(app, &w.a, &me, change(OLD, "short", "short"), ip, &ctx).await;
@@ -111,6 +138,7 @@ async fn password_change_ends_everything_but_this_browser(store: Store) {
         (Some("account"), Some("wrong_password"))
     );
     assert!(alive(&w, &other).await, "a refused change ends nothing");
+    assert!(reset_live().await);
 
     // The right one: the failures reset, the other browser and every token and code end.
     let ended = password::change(app, &w.a, &me, change(OLD, NEW, NEW), ip, &ctx)
@@ -142,6 +170,9 @@ async fn password_change_ends_everything_but_this_browser(store: Store) {
     assert_eq!(actor, Some(format!("user:{}", me.user.id)));
     assert_eq!(meta["via"], "account");
     assert_eq!(meta["sessions_ended"], 1);
+    assert_eq!(meta["links_retired"], 1);
+    assert_eq!(ended.links_retired, 1);
+    assert!(!reset_live().await, "the reset link is retired");
     // The old password is gone, the new one works (here as the current one of a new change).
     let me = sessions::current(app, &w.a, &mine).await.unwrap().unwrap();
     let r = password::change(app, &w.a, &me, change(OLD, NEW, NEW), ip, &ctx).await;
