@@ -32,6 +32,7 @@ mod links;
 mod login_limits;
 mod login_pages;
 mod mail_delivery;
+mod mail_ops;
 mod mail_outbox;
 mod mail_sink;
 mod mail_tls;

@@ -8,6 +8,8 @@
 //! then not offered.
 
 mod compose;
+mod eml;
+mod failure;
 pub mod retry;
 pub mod sender;
 pub mod transport;

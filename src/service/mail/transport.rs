@@ -4,8 +4,7 @@
 //! one `<id>.eml` per message written atomically. Errors carry a class and the SMTP code,
 //! never the message, the recipient or the password.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -14,6 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 
+pub use super::failure::SendError;
+use super::failure::{classify, file_error};
 use crate::clock::UnixTime;
 
 /// One SMTP command may take this long (connect, TLS handshake, each reply). lettre's default is
@@ -32,37 +33,6 @@ pub struct Outgoing {
     pub html: String,
     /// When the message was queued: its `Date:` (RFC 5322 §3.6.1, the origination date).
     pub created_at: UnixTime,
-}
-
-/// How a send failed: `class` and `code` are what operators see (journal, `last_error`,
-/// metrics label); `permanent` ends the retries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError {
-    /// `smtp` (a negative reply), `connect`, `tls`, `starttls`, `timeout`, `protocol`,
-    /// `address`, `message` or `file`.
-    pub class: &'static str,
-    /// The SMTP reply code of a negative reply (RFC 5321 §4.2.1).
-    pub code: Option<u16>,
-    /// A 5xx reply, or a message that can never be built: retrying cannot help.
-    pub permanent: bool,
-    /// Whether the failure is the server's or the connection's rather than this message's:
-    /// the sender stops its round then, since the next message would fail the same way.
-    pub connection: bool,
-    /// A short description without personal data (io error kind, TLS alert, no reply text).
-    pub detail: String,
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.class)?;
-        if let Some(code) = self.code {
-            write!(f, " {code}")?;
-        }
-        if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
-        }
-        Ok(())
-    }
 }
 
 /// A problem with the configuration that only the transport can see; names the variable.
@@ -266,7 +236,7 @@ impl Transport {
                 .map_err(|e| classify(&e)),
             Kind::File(dir) => {
                 let (dir, id, bytes) = (dir.clone(), m.id.clone(), message.formatted());
-                tokio::task::spawn_blocking(move || write_eml(&dir, &id, &bytes))
+                tokio::task::spawn_blocking(move || super::eml::write(&dir, &id, &bytes))
                     .await
                     .map_err(|e| file_error(std::io::Error::other(e.to_string())))?
                     .map_err(file_error)
@@ -354,104 +324,6 @@ pub fn is_loopback(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|a| a.is_loopback())
-}
-
-/// Maps lettre's error to a class and code. A negative reply keeps only its code: the reply
-/// text may quote the recipient.
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    let code = e.status().map(u16::from);
-    let (class, permanent, connection, detail) = if e.is_permanent() {
-        ("smtp", true, false, String::new())
-    } else if e.is_transient() {
-        ("smtp", false, false, String::new())
-    } else if e.is_timeout() {
-        ("timeout", false, true, String::new())
-    } else if e.is_tls() || tls_failure(e) {
-        ("tls", false, true, root_cause(e))
-    } else if e.is_client() && e.to_string().contains("STARTTLS") {
-        // lettre refuses to go on in clear text when Tls::Required and the server offers no
-        // STARTTLS: nothing was sent (RFC 3207 §4: the client decides).
-        (
-            "starttls",
-            false,
-            true,
-            "the server does not offer STARTTLS".into(),
-        )
-    } else if e.is_response() || e.is_client() {
-        ("protocol", false, true, root_cause(e))
-    } else {
-        ("connect", false, true, root_cause(e))
-    };
-    SendError {
-        class,
-        code,
-        permanent,
-        connection,
-        detail,
-    }
-}
-
-/// lettre reports a failed TLS handshake as a connection error whose cause is an io error
-/// wrapping rustls' error (tokio-rustls); found by walking the chain.
-fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if err.is::<rustls::Error>() {
-            return true;
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            && inner.is::<rustls::Error>()
-        {
-            return true;
-        }
-        next = err.source();
-    }
-    false
-}
-
-/// The innermost error's text (an io error, a TLS alert), which holds no message content.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut inner = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    inner.to_string()
-}
-
-fn file_error(e: std::io::Error) -> SendError {
-    SendError {
-        class: "file",
-        code: None,
-        permanent: false,
-        connection: true,
-        detail: e.to_string(),
-    }
-}
-
-/// Writes `dir/<id>.eml` as a temporary file (mode 0600, created new), flushed to disk, then
-/// renamed into place: a reader never sees half a message, and a message sent again after a
-/// crash replaces the first copy instead of adding a second.
-fn write_eml(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "outbox id is not a file name",
-        ));
-    }
-    let tmp = dir.join(format!(".{id}.eml.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, dir.join(format!("{id}.eml")))?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -555,20 +427,5 @@ mod tests {
         };
         let e = t.build(&bad).unwrap_err();
         assert!(e.permanent && e.class == "address");
-    }
-
-    #[test]
-    fn eml_is_atomic_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        write_eml(dir.path(), "abc-1", b"Subject: x\r\n\r\nbody").unwrap();
-        write_eml(dir.path(), "abc-1", b"Subject: y\r\n\r\nbody").unwrap();
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(names, ["abc-1.eml"]);
-        let meta = std::fs::metadata(dir.path().join("abc-1.eml")).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert!(write_eml(dir.path(), "../x", b"").is_err());
     }
 }
