@@ -34,10 +34,11 @@ pub mod protocol;
 /// Use cases: the only place that opens transactions (login, sessions, audit, admin), apart
 /// from the batches of `store::group`. `service::authz` authenticates management callers and
 /// alone constructs the proofs of permission (`Authorized<G>`) that every management use case
-/// in `service::manage` takes, for the API and the CLI alike. Second factors (TOTP, recovery
-/// codes, the policy that asks for them) in `service::factors`. Mail (issue 13): rendered and
-/// queued in the outbox inside the causing transaction by `service::mail`, delivered by its
-/// sender; the single-use links it carries in `service::links`.
+/// in `service::manage` takes, for the API and the CLI alike. Second factors (TOTP, passkeys
+/// over webauthn-rs in `factors::webauthn*`, recovery codes, the policy that asks for them) in
+/// `service::factors`. Mail (issue 13): rendered and queued in the outbox inside the causing
+/// transaction by `service::mail`, delivered by its sender; the single-use links it carries in
+/// `service::links`.
 pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
 /// codes and tokens in `store::group`.
@@ -48,5 +49,6 @@ pub mod systemd;
 /// (`web::conn`), routers per plane, middleware, error rendering; the management REST API
 /// and its generated OpenAPI document in `web::api` (admin plane only); the admin console in
 /// `web::console` (admin plane only), with its use cases in `service::console`; the login,
-/// second-factor and account pages of each tenant in `web::ui`.
+/// second-factor and account pages of each tenant in `web::ui` (with the passkey ceremonies'
+/// JSON endpoints in `web::ui::passkey*` and the pages' one script).
 pub mod web;

@@ -56,6 +56,7 @@ pub enum Kind {
     MfaReset,
     RecoveryCodesCreated,
     RecoveryCodeUsed,
+    MfaCloneSuspected,
 }
 
 impl Kind {
@@ -100,6 +101,7 @@ impl Kind {
             Kind::MfaReset => "mfa.reset",
             Kind::RecoveryCodesCreated => "mfa.recovery_codes_created",
             Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Kind::MfaCloneSuspected => "mfa.clone_suspected",
         }
     }
 
@@ -145,6 +147,7 @@ impl Kind {
             Kind::MfaReset => "2cbd1b3d396f4f89af7f90809d039322",
             Kind::RecoveryCodesCreated => "a853a1d809f94821a9a0bedd854abb4b",
             Kind::RecoveryCodeUsed => "364859146fee44c8ba80e64496af60aa",
+            Kind::MfaCloneSuspected => "e0b5f3c27a9d4e61b8c4d2a7f19e6b35",
         }
     }
 
@@ -167,6 +170,8 @@ impl Kind {
             | Kind::RefreshTokenReused
             | Kind::MfaFailed
             | Kind::RecoveryCodeUsed => 5,
+            // A passkey's private key may have been copied: a warning (4).
+            Kind::MfaCloneSuspected => 4,
             _ => 6,
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod ceremonies;
 mod clients;
 mod codes;
 pub mod consents;

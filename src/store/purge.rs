@@ -13,6 +13,7 @@ pub const PURGEABLE: &[(&str, &str)] = &[
     ("refresh_tokens", "token_hash"),
     ("consents", "tenant_id || user_id || client_id"),
     ("user_links", "token_hash"),
+    ("webauthn_ceremonies", "id"),
 ];
 
 impl Tx {

@@ -1,14 +1,18 @@
-//! Second factors of a user (issue 12): TOTP (`totp`), recovery codes (`recovery`), and what
-//! every factor shares: the list a user or an administrator sees, removal, an operator's
-//! reset, and what a failed second-factor check costs (it counts toward the account lockout
-//! and the per-account throttle exactly like a wrong password, so a stolen password does not
-//! buy unlimited guesses at a six-digit code).
+//! Second factors of a user (issue 12): TOTP (`totp`), passkeys (`webauthn*`), recovery codes
+//! (`recovery`), and what every factor shares: the list a user or an administrator sees,
+//! removal, an operator's reset, and what a failed second-factor check costs (it counts
+//! toward the account lockout and the per-account throttle exactly like a wrong password, so
+//! a stolen password does not buy unlimited guesses at a six-digit code).
 
 pub mod account;
 pub mod login;
 pub mod policy;
 pub mod recovery;
 pub mod totp;
+pub mod webauthn;
+pub mod webauthn_factor;
+pub mod webauthn_register;
+pub mod webauthn_signin;
 
 use serde_json::json;
 

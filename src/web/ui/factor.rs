@@ -1,6 +1,6 @@
 //! `GET/POST {issuer}/login/factor`: the second step of a sign-in (issue 12). The user is
-//! signed in with a password; a code from the authenticator app or a recovery code steps the
-//! session up, then the browser goes back to `return_to` (validated like the login page's).
+//! signed in with a password; a code from the authenticator app, a passkey (the JSON ceremony
+//! in `passkey.rs`, run by the page's script) or a recovery code steps the session up, then the browser goes back to `return_to` (validated like the login page's).
 //! A user without any factor is sent to enrol one; a session that already has a second factor
 //! goes straight on. Recovery codes used are reported on a page after this one.
 
@@ -22,7 +22,7 @@ use crate::web::extract::{RequestContext, TenantCtx};
 use crate::web::middleware::RequestId;
 
 use super::login::{service_error, tenant_path, valid_return_to};
-use super::{cookies, csrf, page_error, render, secure};
+use super::{cookies, csrf, page_error, render, secure, with_script};
 
 /// What every wrong or replayed code is told (which one it was is the audit trail's).
 const WRONG_CODE: &str = "That code is not valid. Check the code and try again.";
@@ -38,6 +38,10 @@ struct FactorPage<'a> {
     error: Option<&'a str>,
     recovery_left: i64,
     request_id: &'a str,
+    /// The user has an authenticator app (its code form is shown).
+    has_totp: bool,
+    /// The user's passkeys as this step (issue 12), shown by the page's script.
+    passkey: Option<super::passkey::Block>,
 }
 
 #[derive(Template)]
@@ -148,6 +152,16 @@ async fn form_page(
         Ok(n) => n,
         Err(e) => return service_error(e, req),
     };
+    let kinds = match factors::list(app, tenant, current.user.id).await {
+        Ok(list) => list,
+        Err(e) => return service_error(e, req),
+    };
+    let passkey = kinds
+        .iter()
+        .any(|f| f.kind == "webauthn")
+        .then(|| super::passkey::block(app, tenant, "login/factor/passkey"))
+        .flatten();
+    let scripted = passkey.is_some();
     let (jar, token) = csrf::issue(jar, &app.config, tenant);
     let page = FactorPage {
         tenant_name: &tenant.display_name,
@@ -158,8 +172,12 @@ async fn form_page(
         error,
         recovery_left: left,
         request_id: req,
+        has_totp: kinds.iter().any(|f| f.kind == "totp"),
+        passkey,
     };
-    (jar, render(status, &page)).into_response()
+    let res = render(status, &page);
+    let res = if scripted { with_script(res) } else { res };
+    (jar, res).into_response()
 }
 
 pub async fn show(

@@ -31,6 +31,8 @@ struct LoginPage<'a> {
     signed_in_as: Option<String>,
     logout_action: String,
     request_id: &'a str,
+    /// "Sign in with a passkey" (issue 12), shown by the page's script.
+    passkey: Option<super::passkey::Block>,
 }
 
 impl<'a> LoginPage<'a> {
@@ -45,6 +47,17 @@ impl<'a> LoginPage<'a> {
             signed_in_as: None,
             logout_action: tenant_path(&app.config, tenant, "logout"),
             request_id,
+            passkey: super::passkey::block(app, tenant, "login/passkey"),
+        }
+    }
+
+    /// Renders the page; with the passkey block it may run the pages' script.
+    fn respond(&self, status: StatusCode) -> Response {
+        let res = render(status, self);
+        if self.passkey.is_some() {
+            super::with_script(res)
+        } else {
+            res
         }
     }
 }
@@ -149,7 +162,7 @@ pub async fn show(
         signed_in_as,
         ..LoginPage::new(&app, &tenant, &token, &req.0)
     };
-    (jar, render(StatusCode::OK, &page)).into_response()
+    (jar, page.respond(StatusCode::OK)).into_response()
 }
 
 pub async fn submit(
@@ -222,7 +235,7 @@ pub async fn submit(
                 error: Some(BAD_CREDENTIALS),
                 ..LoginPage::new(&app, &tenant, &token, &req.0)
             };
-            (jar, render(StatusCode::UNAUTHORIZED, &page)).into_response()
+            (jar, page.respond(StatusCode::UNAUTHORIZED)).into_response()
         }
         Err(Failed::Service(e)) => service_error(e, &req.0),
     }

@@ -1,5 +1,7 @@
-//! Server-rendered pages (askama, no JavaScript): login, logout, errors. Every page carries the
-//! security headers; forms carry a CSRF token bound to a pre-login cookie.
+//! Server-rendered pages (askama): login, logout, errors. Every page carries the security
+//! headers; forms carry a CSRF token bound to a pre-login cookie. Everything works without
+//! JavaScript except the WebAuthn ceremonies, which need the one script served from the
+//! binary (`/assets/opentrusty.js`), allowed only on the pages that load it.
 
 pub mod account;
 pub mod cookies;
@@ -7,6 +9,8 @@ pub mod csrf;
 pub mod factor;
 pub mod login;
 pub mod logout;
+pub mod passkey;
+pub mod passkey_json;
 
 use askama::Template;
 use axum::Router;
@@ -25,6 +29,20 @@ pub fn routes() -> Router<AppState> {
             get(factor::show).post(factor::submit),
         )
         .route("/t/{tenant}/logout", post(logout::submit))
+        .route(
+            "/t/{tenant}/login/passkey/options",
+            post(passkey::signin_options),
+        )
+        .route("/t/{tenant}/login/passkey", post(passkey::signin_finish))
+        .route(
+            "/t/{tenant}/login/factor/passkey/options",
+            post(passkey::factor_options),
+        )
+        .route(
+            "/t/{tenant}/login/factor/passkey",
+            post(passkey::factor_finish),
+        )
+        .route(SCRIPT_PATH, get(script))
         .merge(account::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
@@ -33,6 +51,22 @@ pub fn routes() -> Router<AppState> {
 /// on purpose: browsers apply it to the redirect chain after a form post, which would block the
 /// final redirect to a client's `redirect_uri`.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// The pages' one script: the recovery codes' copy button and the passkey ceremonies.
+pub const SCRIPT_PATH: &str = "/assets/opentrusty.js";
+
+/// What a page that loads [`SCRIPT_PATH`] adds to [`CSP`]: our own script files, and `fetch`
+/// to our own origin (the ceremonies' JSON requests). Still no inline script.
+const CSP_SCRIPT: &str = "; script-src 'self'; connect-src 'self'";
+
+/// The headers of a page that loads [`SCRIPT_PATH`]: [`secure`]'s, with [`CSP_SCRIPT`].
+pub fn with_script(mut res: Response) -> Response {
+    let csp = format!("{CSP}{CSP_SCRIPT}");
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
 
 /// Adds the page security headers; pages hold CSRF tokens, so they are never cached.
 pub fn secure(mut res: Response) -> Response {
@@ -120,6 +154,18 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         include_str!("templates/opentrusty.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("templates/opentrusty.js"),
     )
         .into_response()
 }

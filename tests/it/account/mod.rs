@@ -273,9 +273,9 @@ fn enrol_list_regenerate_and_remove_from_the_page() {
     );
     assert!(
         res.body
-            .contains("<script src=\"/assets/account-copy.js\"></script>")
+            .contains("<script src=\"/assets/opentrusty.js\"></script>")
     );
-    let js = http::get(&site.target, "/assets/account-copy.js").unwrap();
+    let js = http::get(&site.target, "/assets/opentrusty.js").unwrap();
     assert_eq!(js.status, 200);
     assert!(
         js.header("content-type")

@@ -1,5 +1,6 @@
 //! `{issuer}/account`: the signed-in user's own page (issue 12). It lists the second factors
-//! with a Remove button each, links to adding an authenticator app (`totp`), and creates
+//! with a Remove button each, links to adding an authenticator app (`totp`), offers adding a
+//! passkey (`passkeys`, with the page's script), and creates
 //! recovery codes (shown once). Looking needs the tenant's session (with its second factor
 //! when the user has one); changing needs a sign-in younger than five minutes, otherwise the
 //! browser is sent to sign in again and comes back here. Every form carries the CSRF token.
@@ -9,6 +10,7 @@
 
 mod apps;
 mod own_sessions;
+pub mod passkeys;
 mod password;
 mod profile;
 mod qr;
@@ -32,7 +34,7 @@ use crate::web::extract::{RequestContext, TenantCtx};
 use crate::web::middleware::RequestId;
 
 use super::login::{service_error, tenant_path};
-use super::{cookies, csrf, page_error, render, secure};
+use super::{SCRIPT_PATH, cookies, csrf, page_error, render, secure, with_script};
 
 /// A signed-in browser on an account page.
 pub(super) struct Signed {
@@ -173,6 +175,8 @@ struct Overview<'a> {
     request_id: &'a str,
     /// The self-service sections (issue 13): profile, password, sessions, applications.
     own: sections::Own,
+    /// Adding a passkey (the block the script shows): `None` where passkeys are unavailable.
+    passkey: Option<super::passkey::Block>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,6 +209,10 @@ pub async fn show(
     let notice = match q.notice.as_deref() {
         Some("added") => Some("The authenticator app was added."),
         Some("removed") => Some("The factor was removed."),
+        Some("passkey-added") => Some("The passkey was added."),
+        Some("passkey-first") => Some(
+            "The passkey was added. Create recovery codes below: they sign you in if you lose it.",
+        ),
         other => sections::notice(other),
     };
     let own = match sections::build(&app, &tenant, &signed).await {
@@ -223,6 +231,12 @@ pub async fn show(
         })
         .collect();
     let (jar, token) = csrf::issue(jar, &app.config, &tenant);
+    let can_add = signed.factors.len() < factors::MAX_FACTORS;
+    let stale = signed.standing != Standing::Fresh;
+    let passkey = (can_add && !stale)
+        .then(|| super::passkey::block(&app, &tenant, "account/passkeys"))
+        .flatten();
+    let scripted = passkey.is_some();
     let page = Overview {
         tenant_name: &tenant.display_name,
         email: user.email.as_str(),
@@ -233,14 +247,17 @@ pub async fn show(
         add_link: tenant_path(&app.config, &tenant, "account/totp"),
         codes_action: tenant_path(&app.config, &tenant, "account/recovery-codes"),
         codes_left,
-        can_add: signed.factors.len() < factors::MAX_FACTORS,
-        stale: signed.standing != Standing::Fresh,
+        can_add,
+        stale,
         reauth_link: with_return(&app, &tenant, "login", &here),
         logout_action: tenant_path(&app.config, &tenant, "logout"),
         request_id: &req.0,
         own,
+        passkey,
     };
-    (jar, render(StatusCode::OK, &page)).into_response()
+    let res = render(StatusCode::OK, &page);
+    let res = if scripted { with_script(res) } else { res };
+    (jar, res).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -298,22 +315,6 @@ pub(super) struct CodesPage<'a> {
     pub script: &'static str,
 }
 
-/// The copy button's script, served from the binary (no inline script: the CSP stays strict).
-const COPY_JS_PATH: &str = "/assets/account-copy.js";
-
-async fn copy_js() -> Response {
-    use axum::http::header;
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("copy.js"),
-    )
-        .into_response()
-}
-
 /// The page that shows a new set of codes, once.
 pub(super) fn codes_page(tenant: &Tenant, codes: Vec<String>, first: bool, next: &str) -> Response {
     let page = CodesPage {
@@ -322,19 +323,10 @@ pub(super) fn codes_page(tenant: &Tenant, codes: Vec<String>, first: bool, next:
         codes,
         first_factor: first,
         continue_link: next,
-        script: COPY_JS_PATH,
+        script: SCRIPT_PATH,
     };
-    let mut res = render(StatusCode::OK, &page);
-    // This page alone runs a script, our own file: the pages' policy plus `script-src 'self'`.
-    let h = res.headers_mut();
-    let csp = h
-        .get(axum::http::header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| format!("{v}; script-src 'self'"));
-    if let Some(v) = csp.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
-        h.insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
-    }
-    res
+    // The copy button runs the pages' script, our own file (no inline script).
+    with_script(render(StatusCode::OK, &page))
 }
 
 #[derive(Deserialize, Default)]
@@ -406,5 +398,9 @@ pub fn routes() -> axum::Router<AppState> {
             post(own_sessions::end_others),
         )
         .route("/t/{tenant}/account/apps/revoke", post(apps::revoke))
-        .route(COPY_JS_PATH, get(copy_js))
+        .route(
+            "/t/{tenant}/account/passkeys/options",
+            post(passkeys::options),
+        )
+        .route("/t/{tenant}/account/passkeys", post(passkeys::finish))
 }
