@@ -56,6 +56,9 @@ pub enum Kind {
     MfaReset,
     RecoveryCodesCreated,
     RecoveryCodeUsed,
+    PasswordReset,
+    UserInvited,
+    InvitationAccepted,
 }
 
 impl Kind {
@@ -100,6 +103,9 @@ impl Kind {
             Kind::MfaReset => "mfa.reset",
             Kind::RecoveryCodesCreated => "mfa.recovery_codes_created",
             Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Kind::PasswordReset => "password.reset",
+            Kind::UserInvited => "user.invited",
+            Kind::InvitationAccepted => "user.invitation_accepted",
         }
     }
 
@@ -145,6 +151,9 @@ impl Kind {
             Kind::MfaReset => "2cbd1b3d396f4f89af7f90809d039322",
             Kind::RecoveryCodesCreated => "a853a1d809f94821a9a0bedd854abb4b",
             Kind::RecoveryCodeUsed => "364859146fee44c8ba80e64496af60aa",
+            Kind::PasswordReset => "19ba04488d464fdeae04a20d920ddbf0",
+            Kind::UserInvited => "67be8123f6b84836a7c30d24cac9579d",
+            Kind::InvitationAccepted => "108b1dc95fec4827987cc08504b2f8c5",
         }
     }
 

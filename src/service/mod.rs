@@ -23,6 +23,7 @@ pub mod mail;
 pub mod manage;
 pub mod password;
 pub mod ratelimit;
+pub mod reset;
 pub mod revoke;
 pub mod roles;
 pub mod sessions;

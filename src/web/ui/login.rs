@@ -30,6 +30,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     signed_in_as: Option<String>,
     logout_action: String,
+    /// `{issuer}/password/forgot`, offered only when this server sends mail.
+    forgot_link: Option<String>,
     request_id: &'a str,
 }
 
@@ -44,6 +46,8 @@ impl<'a> LoginPage<'a> {
             error: None,
             signed_in_as: None,
             logout_action: tenant_path(&app.config, tenant, "logout"),
+            forgot_link: crate::service::mail::enabled(app)
+                .then(|| tenant_path(&app.config, tenant, "password/forgot")),
             request_id,
         }
     }

@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod factor;
 pub mod login;
 pub mod logout;
+pub mod password;
 
 use askama::Template;
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/t/{tenant}/logout", post(logout::submit))
         .merge(account::routes())
+        .merge(password::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 
