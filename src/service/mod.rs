@@ -15,6 +15,7 @@ pub mod factors;
 pub mod housekeeping;
 pub mod introspect;
 pub mod invalidate;
+pub mod invite;
 pub mod kek;
 pub mod keys;
 pub mod links;

@@ -27,6 +27,8 @@ mod factors;
 mod group_commit;
 mod hostile;
 mod identity;
+mod invite;
+mod invite_cli;
 mod journald;
 mod links;
 mod login_limits;
