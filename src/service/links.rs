@@ -119,3 +119,23 @@ pub async fn redeem(
         .map(row)
         .transpose()
 }
+
+/// Ends the user's unused links of the given purposes, in the caller's transaction: a new
+/// password retires every reset and invitation link sent before it, so none sets it again.
+pub async fn retire(
+    scope: &mut TenantScope<'_>,
+    user: UserId,
+    purposes: &[Purpose],
+    now: UnixTime,
+) -> Result<u64> {
+    let mut n = 0;
+    for p in purposes {
+        n += scope
+            .links_retire(&user.to_string(), p.as_str(), now)
+            .await?;
+    }
+    Ok(n)
+}
+
+/// The links a new password makes pointless.
+pub const SET_PASSWORD: &[Purpose] = &[Purpose::Reset, Purpose::Invite];

@@ -93,15 +93,20 @@ impl TenantScope<'_> {
             .await?))
     }
 
-    /// Ends every unused link of a user (all purposes): after a password is set, no older
-    /// reset or invitation link may set it again.
-    pub async fn links_retire(&mut self, user_id: &str, now: UnixTime) -> Result<u64> {
-        const SQL: &str = "UPDATE user_links SET used_at = $3 WHERE tenant_id = $1 \
-                           AND user_id = $2 AND used_at IS NULL";
+    /// Ends the user's unused links of `purpose`; returns how many.
+    pub async fn links_retire(
+        &mut self,
+        user_id: &str,
+        purpose: &str,
+        now: UnixTime,
+    ) -> Result<u64> {
+        const SQL: &str = "UPDATE user_links SET used_at = $4 WHERE tenant_id = $1 \
+                           AND user_id = $2 AND purpose = $3 AND used_at IS NULL";
         let tenant = self.tenant_id();
         Ok(on_tx!(self.tx, |c| sqlx::query(SQL)
             .bind(&tenant)
             .bind(user_id)
+            .bind(purpose)
             .bind(now)
             .execute(&mut **c)
             .await?

@@ -174,13 +174,19 @@ async fn links_expire_and_a_new_one_retires_the_old(store: Store) {
             .unwrap()
             .is_none()
     );
-    // Setting a password retires every link of the user.
-    assert_eq!(
-        tx.scope(&a)
-            .links_retire(&ann.id.to_string(), now)
+    // A new password retires the reset and invitation links, not a verification.
+    let verify = links::issue(&mut tx.scope(&a), &ann, Purpose::Verify, &email, ttl, now)
+        .await
+        .unwrap();
+    let n = links::retire(&mut tx.scope(&a), ann.id, links::SET_PASSWORD, now)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        links::peek(&mut tx.scope(&a), Purpose::Verify, &verify, now)
             .await
-            .unwrap(),
-        2
+            .unwrap()
+            .is_some()
     );
     assert!(
         links::redeem(&mut tx.scope(&a), Purpose::Invite, &invite, now)
@@ -226,3 +232,26 @@ async fn queued_mail_lives_and_dies_with_its_transaction(store: Store) {
     assert_eq!(tx.outbox_pending_count().await.unwrap(), 1);
 }
 both_backends!(queued_mail_lives_and_dies_with_its_transaction);
+
+/// An operator setting a password retires the reset link the user had been sent.
+async fn a_new_password_retires_reset_links(store: Store) {
+    let app = app(store);
+    let a = tenant(&app, "acme").await;
+    let ann = user(&app, &a).await;
+    let email = Email::parse("ann@example.com").unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    let now = app.clock.now();
+    let ttl = Duration::from_secs(1800);
+    let raw = links::issue(&mut tx.scope(&a), &ann, Purpose::Reset, &email, ttl, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let pw = opentrusty::domain::user::NewPassword::parse("a new password 1").unwrap();
+    admin::user_set_password_id(&app, &a, ann.id, &pw, None, &Context::default())
+        .await
+        .unwrap();
+    let mut tx = app.store.read().await.unwrap();
+    let seen = links::peek(&mut tx.scope(&a), Purpose::Reset, &raw, now).await;
+    assert!(seen.unwrap().is_none());
+}
+both_backends!(a_new_password_retires_reset_links);
