@@ -121,8 +121,8 @@ pub async fn check(
 
 /// Sets the password of the link's user and uses the link up, in one transaction: every
 /// session, refresh-token family, access token and code of the user ends, the lockout is
-/// cleared, and the address is marked verified (the mail reached it, if it is still the
-/// user's address). `None`: the link does not work (unknown, used, expired, another
+/// cleared, the user's other reset and invitation links stop working, and the address is
+/// marked verified (the mail reached it, if it is still the user's address). `None`: the link does not work (unknown, used, expired, another
 /// tenant's, another purpose's, or its user is disabled) and nothing changed.
 pub async fn complete(
     app: &App,
@@ -160,6 +160,10 @@ pub async fn complete(
             .await?;
     }
     let mut metadata = admin::end_user_credentials(&mut scope, &user, now).await?;
+    // Any other reset or invitation link sent before must not set the password again.
+    metadata["links_retired"] = links::retire(&mut scope, user.id, links::SET_PASSWORD, now)
+        .await?
+        .into();
     metadata["email_verified"] = json!(verified || user.email_verified);
     metadata["lockout_cleared"] = json!(user.failed_attempts > 0 || user.locked_until.is_some());
     let kind = match purpose {

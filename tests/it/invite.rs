@@ -10,7 +10,7 @@ use opentrusty::service::{Context, api_tokens};
 use serde_json::{Value, json};
 
 use crate::common::http::{self, Response, Target};
-use crate::password_reset_fixture::{NEW_PW, PW, Served, choose, mail_on, serve, signs_in};
+use crate::password_reset_fixture::{NEW_PW, PW, Served, choose, forgot, mail_on, serve, signs_in};
 
 fn token(s: &Served, t: &opentrusty::domain::tenant::Tenant, role: Role) -> String {
     s.rt.block_on(api_tokens::create(
@@ -120,6 +120,18 @@ fn invitations(s: Served) {
     );
     // Now that Bob has a password, inviting him again is a conflict.
     assert_eq!(invite(&s, "acme", &admin, bob).status, 409);
+
+    // An invited person who asks for a reset link instead may use it, and the invitation
+    // then stops working.
+    let res = invite(&s, "acme", &admin, json!({ "email": "dave@example.com" }));
+    assert_eq!(res.status, 201);
+    let invitation = s.outbox().last().unwrap().link("invite");
+    assert_eq!(forgot(&mut b, "acme", "dave@example.com").status, 200);
+    let reset = s.outbox().last().unwrap().link("password/reset");
+    assert_eq!(choose(&mut b, &reset, NEW_PW).status, 200);
+    assert_eq!(b.get(&invitation).status, 410);
+    let ev = s.events(&s.acme, "password.reset");
+    assert_eq!(ev.last().unwrap()["links_retired"], 1, "{ev:?}");
 
     // Seven days.
     let res = invite(&s, "acme", &admin, json!({ "email": "carol@example.com" }));
