@@ -29,6 +29,7 @@ mod hostile;
 mod identity;
 mod invite;
 mod invite_cli;
+mod invite_console;
 mod journald;
 mod links;
 mod login_limits;
