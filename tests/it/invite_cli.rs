@@ -46,6 +46,7 @@ fn outbox(db: &str) -> Vec<(String, String)> {
 fn offline_invite_queues_the_mail_or_names_the_setting() {
     let dir = tempdir();
     let db = format!("sqlite://{}/opentrusty.db", dir.path().display());
+    std::fs::create_dir_all(dir.path().join("mail")).unwrap();
     let mail = [
         (
             "OPENTRUSTY_SMTP_URL",
@@ -171,6 +172,7 @@ fn invite_through_the_daemon() {
                 &format!("unix:{}", socket.display()),
             );
         if mail {
+            std::fs::create_dir_all(dir.path().join("mail")).unwrap();
             launch = launch
                 .env(
                     "OPENTRUSTY_SMTP_URL",

@@ -39,6 +39,7 @@ pub(crate) struct Served {
 /// The settings that turn mail on (a file transport: the in-process app starts no sender, so
 /// the mail stays in the outbox, where the tests read it).
 pub(crate) fn mail_on(dir: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
     vec![
         (
             "OPENTRUSTY_SMTP_URL".into(),
