@@ -1,6 +1,7 @@
 //! Use cases: the only place that opens transactions and combines store and protocol rules.
 //! Each returns a [`Error`] that the web and CLI layers render for their surface.
 
+pub mod account;
 pub mod admin;
 pub mod api_tokens;
 pub mod audit;

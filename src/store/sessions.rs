@@ -239,6 +239,25 @@ impl TenantScope<'_> {
         Ok(n > 0)
     }
 
+    /// Ends every session of a user but the one `keep_id_hash` names (the browser that changed
+    /// the password, or asked to end all others, stays signed in); how many ended.
+    pub async fn sessions_delete_others(
+        &mut self,
+        user: UserId,
+        keep_id_hash: &str,
+    ) -> Result<u64> {
+        const SQL: &str =
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND id_hash <> $3";
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(user.to_string())
+            .bind(keep_id_hash)
+            .execute(&mut **c)
+            .await?
+            .rows_affected()))
+    }
+
     /// Ends every session of the tenant (tenant disabled).
     pub async fn sessions_delete_all(&mut self) -> Result<u64> {
         const SQL: &str = "DELETE FROM sessions WHERE tenant_id = $1";

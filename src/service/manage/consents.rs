@@ -43,33 +43,48 @@ pub async fn revoke(
     id: UserId,
     client_id: &str,
 ) -> Result<()> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(auth.tenant());
+    user_exists(&mut scope, id).await?;
+    let metadata = forget(&mut scope, id, client_id, now).await?;
+    let ev = Event {
+        kind: Kind::ConsentRevoked,
+        tenant: Some(auth.tenant().id),
+        target: Some(format!("user:{id}")),
+        metadata,
+        ctx: auth.ctx(),
+    };
+    audit::commit(tx, ev, now).await?;
+    Ok(())
+}
+
+/// The rule of a revocation, for operators here and for the user's own account page
+/// (`service::account::apps`): the consent is forgotten and what it let the client obtain for
+/// the user ends with it (refresh and access tokens, unredeemed codes), in the caller's
+/// transaction. `NotFound` when the user had no consent to that client. Returns the audit
+/// metadata.
+pub(crate) async fn forget(
+    scope: &mut TenantScope<'_>,
+    id: UserId,
+    client_id: &str,
+    now: crate::clock::UnixTime,
+) -> Result<serde_json::Value> {
     if client_id.is_empty()
         || client_id.len() > MAX_CLIENT_ID
         || client_id.chars().any(char::is_control)
     {
         return Err(Error::NotFound("consent"));
     }
-    let now = app.clock.now();
     let user = id.to_string();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(auth.tenant());
-    user_exists(&mut scope, id).await?;
     if !scope.consent_delete(&user, client_id).await? {
         return Err(Error::NotFound("consent"));
     }
     let r = scope.consent_tokens_revoke(&user, client_id, now).await?;
-    let ev = Event {
-        kind: Kind::ConsentRevoked,
-        tenant: Some(auth.tenant().id),
-        target: Some(format!("user:{id}")),
-        metadata: json!({
-            "client_id": client_id,
-            "refresh_tokens_revoked": r.refresh_tokens,
-            "access_tokens_revoked": r.access_tokens,
-            "codes_deleted": r.codes,
-        }),
-        ctx: auth.ctx(),
-    };
-    audit::commit(tx, ev, now).await?;
-    Ok(())
+    Ok(json!({
+        "client_id": client_id,
+        "refresh_tokens_revoked": r.refresh_tokens,
+        "access_tokens_revoked": r.access_tokens,
+        "codes_deleted": r.codes,
+    }))
 }

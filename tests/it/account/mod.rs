@@ -2,10 +2,16 @@
 //! page (the code computed from the secret the page shows), the list, removal, recovery codes
 //! (shown once; a new set kills the old). `checks`: re-authentication older than five minutes
 //! sent back to sign in, `return_to` with the session stepped up, CSRF, tenant isolation.
-//! `enrolment`: the use cases behind the page, on both backends.
+//! `enrolment`: the use cases behind the page, on both backends. Issue 13: `self_service`
+//! (the profile, password, sessions and applications use cases, both backends) and `pages`
+//! (those sections over HTTP).
 
 mod checks;
+mod chromium;
 mod enrolment;
+mod lists;
+mod pages;
+mod self_service;
 mod sign_in;
 
 use std::collections::BTreeMap;

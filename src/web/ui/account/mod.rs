@@ -3,8 +3,16 @@
 //! recovery codes (shown once). Looking needs the tenant's session (with its second factor
 //! when the user has one); changing needs a sign-in younger than five minutes, otherwise the
 //! browser is sent to sign in again and comes back here. Every form carries the CSRF token.
+//! Issue 13 adds the self-service sections (`sections`): the profile (`profile`), a password
+//! change (`password`), the live sessions (`sessions`) and the applications (`apps`); the
+//! current password or the session itself is their proof, no fresher sign-in.
 
+mod apps;
+mod own_sessions;
+mod password;
+mod profile;
 mod qr;
+mod sections;
 pub mod totp;
 
 use askama::Template;
@@ -163,6 +171,8 @@ struct Overview<'a> {
     reauth_link: String,
     logout_action: String,
     request_id: &'a str,
+    /// The self-service sections (issue 13): profile, password, sessions, applications.
+    own: sections::Own,
 }
 
 #[derive(Deserialize, Default)]
@@ -195,7 +205,11 @@ pub async fn show(
     let notice = match q.notice.as_deref() {
         Some("added") => Some("The authenticator app was added."),
         Some("removed") => Some("The factor was removed."),
-        _ => None,
+        other => sections::notice(other),
+    };
+    let own = match sections::build(&app, &tenant, &signed).await {
+        Ok(o) => o,
+        Err(e) => return service_error(e, &req.0),
     };
     let rows = signed
         .factors
@@ -224,6 +238,7 @@ pub async fn show(
         reauth_link: with_return(&app, &tenant, "login", &here),
         logout_action: tenant_path(&app.config, &tenant, "logout"),
         request_id: &req.0,
+        own,
     };
     (jar, render(StatusCode::OK, &page)).into_response()
 }
@@ -377,5 +392,19 @@ pub fn routes() -> axum::Router<AppState> {
             "/t/{tenant}/account/totp",
             get(totp::show).post(totp::submit),
         )
+        .route(
+            "/t/{tenant}/account/profile",
+            get(profile::show).post(profile::submit),
+        )
+        .route(
+            "/t/{tenant}/account/password",
+            get(password::show).post(password::submit),
+        )
+        .route("/t/{tenant}/account/sessions/end", post(own_sessions::end))
+        .route(
+            "/t/{tenant}/account/sessions/end-others",
+            post(own_sessions::end_others),
+        )
+        .route("/t/{tenant}/account/apps/revoke", post(apps::revoke))
         .route(COPY_JS_PATH, get(copy_js))
 }
