@@ -57,6 +57,9 @@ pub enum Kind {
     RecoveryCodesCreated,
     RecoveryCodeUsed,
     MfaCloneSuspected,
+    PasswordReset,
+    UserInvited,
+    InvitationAccepted,
 }
 
 impl Kind {
@@ -102,6 +105,9 @@ impl Kind {
             Kind::RecoveryCodesCreated => "mfa.recovery_codes_created",
             Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
             Kind::MfaCloneSuspected => "mfa.clone_suspected",
+            Kind::PasswordReset => "password.reset",
+            Kind::UserInvited => "user.invited",
+            Kind::InvitationAccepted => "user.invitation_accepted",
         }
     }
 
@@ -148,6 +154,9 @@ impl Kind {
             Kind::RecoveryCodesCreated => "a853a1d809f94821a9a0bedd854abb4b",
             Kind::RecoveryCodeUsed => "364859146fee44c8ba80e64496af60aa",
             Kind::MfaCloneSuspected => "e0b5f3c27a9d4e61b8c4d2a7f19e6b35",
+            Kind::PasswordReset => "19ba04488d464fdeae04a20d920ddbf0",
+            Kind::UserInvited => "67be8123f6b84836a7c30d24cac9579d",
+            Kind::InvitationAccepted => "108b1dc95fec4827987cc08504b2f8c5",
         }
     }
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Failure, Remote, Result, query, seg, tenant_path};
 use crate::cli::identity::{print, read_password};
-use crate::cli::users::{UserCommand, UserRef, reset_text};
+use crate::cli::users::{UserCommand, UserRef, invite_text, reset_text};
 
 const PROFILE: [&str; 7] = [
     "given_name",
@@ -98,6 +98,26 @@ pub fn user(r: &Remote, cmd: UserCommand) -> Result<()> {
                 user.tenant
             );
             print(&out, user_json(&u), text);
+        }
+        UserCommand::Invite { user, name, out } => {
+            let body = fields(&[
+                ("email", Some(json!(user.email))),
+                ("name", name.map(Value::from)),
+            ]);
+            let path = tenant_path(&user.tenant, "invitations");
+            let v = r.call("POST", &path, Some(body))?;
+            let (created, expires_at) = (v["created"].as_bool() == Some(true), &v["expires_at"]);
+            let mut value = user_json(&v["user"]);
+            value["created"] = json!(created);
+            value["expires_at"] = expires_at.clone();
+            let email = s(&v["user"]["email"]);
+            let text = invite_text(
+                email,
+                &user.tenant,
+                created,
+                expires_at.as_i64().unwrap_or(0),
+            );
+            print(&out, value, text);
         }
         UserCommand::List { tenant, out } => {
             let all = r.all(&tenant_path(&tenant, "users"), usize::MAX)?;

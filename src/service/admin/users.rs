@@ -409,7 +409,9 @@ pub async fn user_delete_id(
     Ok(user.id)
 }
 
-async fn end_user_credentials(
+/// Ends everything a user's password opened: sessions, refresh-token families, access tokens
+/// and unredeemed codes (also the reset and invitation links' last step, `service::reset`).
+pub(crate) async fn end_user_credentials(
     scope: &mut TenantScope<'_>,
     user: &User,
     now: crate::clock::UnixTime,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod extract;
 pub mod factors;
+pub mod invitations;
 pub mod keys;
 pub mod openapi;
 pub mod problem;
@@ -36,6 +37,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::unlock))
         .routes(routes!(users::password))
         .routes(routes!(users::put_role, users::delete_role))
+        .routes(routes!(invitations::create))
         .routes(routes!(sessions::list_sessions, sessions::end_sessions))
         .routes(routes!(sessions::end_session))
         .routes(routes!(factors::list, factors::reset))

@@ -30,6 +30,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     signed_in_as: Option<String>,
     logout_action: String,
+    /// `{issuer}/password/forgot`, offered only when this server sends mail.
+    forgot_link: Option<String>,
     request_id: &'a str,
     /// "Sign in with a passkey" (issue 12), shown by the page's script.
     passkey: Option<super::passkey::Block>,
@@ -46,6 +48,8 @@ impl<'a> LoginPage<'a> {
             error: None,
             signed_in_as: None,
             logout_action: tenant_path(&app.config, tenant, "logout"),
+            forgot_link: crate::service::mail::enabled(app)
+                .then(|| tenant_path(&app.config, tenant, "password/forgot")),
             request_id,
             passkey: super::passkey::block(app, tenant, "login/passkey"),
         }

@@ -11,6 +11,7 @@ pub mod login;
 pub mod logout;
 pub mod passkey;
 pub mod passkey_json;
+pub mod password;
 
 use askama::Template;
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(SCRIPT_PATH, get(script))
         .merge(account::routes())
+        .merge(password::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 

@@ -2,7 +2,8 @@
 //! may grant one. Choosing a role is granting it, a sensitive action: for a caller who may
 //! grant, the form's page needs a recent authentication and so does the POST that grants
 //! (`super::recent`). Errors are shown next to their field with the values typed (never the
-//! password); success goes to the new user's page.
+//! password); success goes to the new user's page. When the server sends mail, a second
+//! button invites the person instead (`service::invite`: no password, a mailed link).
 
 use askama::Template;
 use axum::Extension;
@@ -18,6 +19,7 @@ use crate::service::Error;
 use crate::service::authz::grant::{RolesWrite, UsersWrite};
 use crate::service::authz::{self, Authorized};
 use crate::service::console::session::Live;
+use crate::service::invite::{self, Invitation};
 use crate::service::manage::roles::{self, parse_role};
 use crate::service::manage::users::{self, NewAccount};
 use crate::web::console::pages::{Chrome, chrome};
@@ -35,6 +37,8 @@ pub struct NewUserForm {
     password: Option<String>,
     name: Option<String>,
     role: Option<String>,
+    /// Present when the "Invite by mail" button was pressed.
+    invite: Option<String>,
 }
 
 /// What the form shows again with its errors (never the password).
@@ -59,6 +63,8 @@ struct NewUserPage {
     d: Draft,
     /// The roles the caller may grant (empty: no role select).
     roles: Vec<&'static str>,
+    /// Whether this server sends mail (the invite button).
+    mail: bool,
 }
 
 /// The roles the caller of `auth` may grant, lowest first (`Role::may_grant`, the rule the
@@ -90,6 +96,7 @@ fn show(
         chrome: chrome(app, live, auth, token, "users"),
         base: base_path(app),
         roles: grantable(live, auth),
+        mail: crate::service::mail::enabled(app),
         d,
     };
     (jar, render(status, &page)).into_response()
@@ -164,16 +171,27 @@ pub async fn create(
             Some((roles, r))
         }
     };
-    let new = NewAccount {
-        email: d.email.clone(),
-        password: form.password.filter(|p| !p.is_empty()),
-        given_name: None,
-        family_name: None,
-        name: form.name,
-        email_verified: false,
+    let created = if form.invite.is_some() {
+        let invitation = Invitation {
+            email: &d.email,
+            name: form.name.as_deref(),
+        };
+        invite::invite(&app, &auth, invitation)
+            .await
+            .map(|i| i.user.id)
+    } else {
+        let new = NewAccount {
+            email: d.email.clone(),
+            password: form.password.filter(|p| !p.is_empty()),
+            given_name: None,
+            family_name: None,
+            name: form.name,
+            email_verified: false,
+        };
+        users::create(&app, &auth, new).await.map(|a| a.user.id)
     };
-    let account = match users::create(&app, &auth, new).await {
-        Ok(a) => a,
+    let id = match created {
+        Ok(id) => id,
         Err(Error::Invalid(m)) => {
             match super::field_of(&m) {
                 "email" => d.email_error = Some(m),
@@ -191,7 +209,6 @@ pub async fn create(
         }
         Err(e) => return failure(&app, &e, &req.0),
     };
-    let id = account.user.id;
     if let Some((roles, r)) = grant
         && let Err(e) = roles::set(&app, &roles, id, Some(r)).await
     {
