@@ -42,6 +42,7 @@ mod oidc_browser;
 mod oidc_rp;
 mod oidc_surface;
 mod outage;
+mod register_settings;
 mod restart_load;
 mod roles;
 mod sessions;

@@ -277,6 +277,7 @@ mod tests {
             display_name: "Acme".into(),
             status: crate::domain::tenant::Status::Active,
             mfa: crate::domain::tenant::MfaPolicy::Optional,
+            registration: crate::domain::tenant::Registration::Closed,
             created_at: 0,
             updated_at: 0,
         };
