@@ -28,7 +28,7 @@ lint: ## formatting and clippy, as CI runs them
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-bench: bench-identity bench-oidc bench-console bench-factors ## benchmarks of the static binary (numbers, not pass/fail)
+bench: bench-identity bench-oidc bench-console bench-factors bench-mfa-login ## benchmarks of the static binary (numbers, not pass/fail)
 
 bench-identity: build ## start-up, idle RSS, logins/s vs raw Argon2id, /health/ready under hash saturation
 	@# A copy, as installed (see bench/run.sh on page-cache folios and idle RSS).

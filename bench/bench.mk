@@ -17,3 +17,10 @@ bench-console: ## console pages with 100k users and 1M audit events on SQLite (B
 .PHONY: bench-factors
 bench-factors: ## CPU per TOTP check vs one Argon2id verification (in process)
 	$(CARGO) run --quiet --release --example factors-bench
+
+# Login throughput with password + TOTP (issue 12) through the real pages of the static binary,
+# next to password-only logins and the raw Argon2id rate in the same run. BENCH_SECONDS per phase.
+.PHONY: bench-mfa-login
+bench-mfa-login: build ## logins/s with password + TOTP vs password only vs raw Argon2id
+	@mkdir -p target/bench && cp $(BIN) target/bench/opentrusty
+	$(CARGO) run --quiet --release --example mfa-login-bench -- target/bench/opentrusty $${BENCH_SECONDS:-5}

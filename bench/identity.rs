@@ -8,71 +8,14 @@
 //!
 //! Usage: cargo run --example identity-bench -- BINARY [SECONDS] [CLIENTS]
 
-use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of a process, in clock ticks (100 Hz on Linux).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn cli(bin: &str, db: &str, args: &[&str], stdin: Option<&str>) {
-    use std::io::Write;
-    let mut c = Command::new(bin)
-        .args(args)
-        .env("OPENTRUSTY_DATABASE_URL", db)
-        .env("OPENTRUSTY_ALLOW_ROOT", "true")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run the binary");
-    if let Some(s) = stdin {
-        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(c.stdin.take());
-    assert!(c.wait().unwrap().success(), "{args:?} failed");
-}
-
-/// Raw Argon2id rate of the same binary (same optimisation, same parameters) on `threads`.
-fn raw_argon2_rate(bin: &str, threads: usize, secs: u64) -> f64 {
-    let out = Command::new(bin)
-        .args([
-            "hash-rate",
-            "--json",
-            "--threads",
-            &threads.to_string(),
-            "--seconds",
-            &secs.to_string(),
-        ])
-        .output()
-        .expect("hash-rate");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("hash-rate JSON");
-    v["hashes_per_second"].as_f64().unwrap_or(0.0)
-}
+#[path = "common.rs"]
+mod common;
+use common::{cli, cpu_ticks, percentile, raw_argon2_rate, rss_kib};
 
 #[tokio::main]
 async fn main() {
@@ -111,44 +54,8 @@ async fn main() {
     );
 
     // Start-up: exec to READY=1 on the existing database (migrations already applied).
-    let notify_path = dir.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let spawn = || {
-        let started = Instant::now();
-        let child = Command::new(&bin)
-            .arg("serve")
-            .env("OPENTRUSTY_DATABASE_URL", &db)
-            .env("STATE_DIRECTORY", dir.path())
-            .env("OPENTRUSTY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("OPENTRUSTY_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("OPENTRUSTY_ALLOW_ROOT", "true")
-            .env("OPENTRUSTY_LOG", "warn")
-            .env("OPENTRUSTY_LOGIN_RATE_PER_IP", "1000000")
-            .env("OPENTRUSTY_LOGIN_RATE_PER_ACCOUNT", "1000000")
-            .env("NOTIFY_SOCKET", &notify_path)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut buf = [0u8; 512];
-        loop {
-            let n = notify.recv(&mut buf).expect("READY=1 within 30 s");
-            if String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .any(|l| l == "READY=1")
-            {
-                break;
-            }
-        }
-        (child, started.elapsed())
-    };
+    let port = common::free_port();
+    let spawn = || common::serve(&bin, &db, dir.path(), port);
     // The first start creates the tenant's signing keys; the figure that matters is a
     // restart on an existing database, as under systemd.
     let (mut first, first_ready) = spawn();

@@ -35,6 +35,8 @@ pub struct App {
     pub discovery: web::oauth::discovery::DiscoveryCache,
     /// Group commit for codes and tokens (see `store::group`).
     pub writes: GroupWriter,
+    /// Nudges the mail sender after a message is committed (`service::mail::wake`).
+    pub mail_wake: tokio::sync::Notify,
 }
 
 /// Login throttles: per client IP and per (tenant, account); and failed management API
@@ -75,6 +77,7 @@ impl App {
             tenants: TenantCache::default(),
             discovery: Default::default(),
             writes,
+            mail_wake: tokio::sync::Notify::new(),
         }))
     }
 }

@@ -17,6 +17,7 @@ mod describe;
 mod http;
 mod identity;
 mod known;
+mod mail;
 mod oauth;
 mod parse;
 
@@ -24,6 +25,7 @@ pub use console::ConsoleConfig;
 pub use http::{AccessLog, HttpConfig};
 pub use identity::{IdentityConfig, IpNet};
 pub use known::{KNOWN, Known, PREFIX};
+pub use mail::{MailConfig, MailTransport};
 pub use oauth::{KeyEncryptionKey, OauthConfig};
 use parse::*;
 use url::Url;
@@ -69,6 +71,9 @@ struct Raw {
     access_log_slow_ms: Option<String>,
     admin_url: Option<String>,
     console: Option<String>,
+    smtp_url: Option<String>,
+    smtp_password: Option<String>,
+    mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +194,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The admin console (`OPENTRUSTY_CONSOLE`, `OPENTRUSTY_ADMIN_URL`).
     pub console: ConsoleConfig,
+    /// Outgoing mail (`OPENTRUSTY_SMTP_URL`, `OPENTRUSTY_MAIL_FROM`); `None` turns off what needs it.
+    pub mail: Option<MailConfig>,
     /// Audit events older than this are purged by housekeeping.
     pub audit_retention: Duration,
     /// Non-fatal findings (unknown variables, plain-http public URL), logged once logging runs.
@@ -398,6 +405,11 @@ impl Config {
             raw.admin_url.as_deref(),
             &mut warnings,
         )?;
+        let mail = mail::parse(
+            raw.smtp_url.as_deref(),
+            raw.smtp_password.as_deref(),
+            raw.mail_from.as_deref(),
+        )?;
         let audit_retention_days = parse_u32(
             "AUDIT_RETENTION_DAYS",
             raw.audit_retention_days.as_deref(),
@@ -422,6 +434,7 @@ impl Config {
             oauth,
             http,
             console,
+            mail,
             audit_retention: Duration::from_secs(u64::from(audit_retention_days) * 86_400),
             warnings,
         })

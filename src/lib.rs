@@ -35,7 +35,9 @@ pub mod protocol;
 /// from the batches of `store::group`. `service::authz` authenticates management callers and
 /// alone constructs the proofs of permission (`Authorized<G>`) that every management use case
 /// in `service::manage` takes, for the API and the CLI alike. Second factors (TOTP, recovery
-/// codes, the policy that asks for them) in `service::factors`.
+/// codes, the policy that asks for them) in `service::factors`. Mail (issue 13): rendered and
+/// queued in the outbox inside the causing transaction by `service::mail`, delivered by its
+/// sender; the single-use links it carries in `service::links`.
 pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
 /// codes and tokens in `store::group`.

@@ -27,6 +27,22 @@ impl Config {
                     .map_or_else(|| "(unset)".to_owned(), |u| u.to_string()),
             ),
             ("CONSOLE".into(), self.console.enabled.to_string()),
+            (
+                "SMTP_URL".into(),
+                self.mail.as_ref().map_or_else(
+                    || "(unset: mail is off)".to_owned(),
+                    |m| match &m.transport {
+                        super::MailTransport::Smtp { url, .. } => url.to_string(),
+                        super::MailTransport::File(p) => format!("file:{}", p.display()),
+                    },
+                ),
+            ),
+            (
+                "MAIL_FROM".into(),
+                self.mail
+                    .as_ref()
+                    .map_or_else(|| "(unset)".to_owned(), |m| m.from.clone()),
+            ),
             ("LOG".into(), self.log_filter.clone()),
             (
                 "LOG_FORMAT".into(),

@@ -68,4 +68,8 @@ pub const KNOWN: &[Known] = &[
     var("ACCESS_LOG_SLOW_MS"),
     var("ADMIN_URL"),
     var("CONSOLE"),
+    // Where mail goes and who sends it (config::mail).
+    var("SMTP_URL"),
+    secret("SMTP_PASSWORD", "smtp-password"),
+    var("MAIL_FROM"),
 ];

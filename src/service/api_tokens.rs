@@ -11,9 +11,12 @@ use serde_json::json;
 use super::audit::{self, Event, Kind};
 use super::{Context, Error, Result};
 use crate::app::App;
+use crate::clock::UnixTime;
+use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::domain::tenant::Tenant;
 use crate::protocol::secret;
+use crate::store::Tx;
 use crate::store::api_tokens::ApiTokenRow;
 
 /// Every token starts with this, so a leaked one is recognisable (secret scanners, logs).
@@ -116,6 +119,52 @@ pub async fn create(
     };
     audit::commit(tx, ev, now).await?;
     Ok(Created { row, token })
+}
+
+/// Revokes the API tokens `user` minted in `tenant` that they could no longer mint, in the
+/// caller's transaction: those above `keep`, the role the user keeps (every one when the user
+/// is disabled or deleted: `None`). A platform user's tokens in other tenants count too, and
+/// the tokens a revoked token minted die with it, whatever their role. Without this, a
+/// demoted owner would keep acting as an owner through a token made before the demotion.
+/// Returns how many were revoked.
+pub(crate) async fn revoke_minted(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: UserId,
+    keep: Option<Role>,
+    now: UnixTime,
+) -> Result<usize> {
+    let keep = keep.map(Role::as_str);
+    let me = format!("user:{user}");
+    let mut frontier = tx
+        .scope(tenant)
+        .api_tokens_revoke_created_by(&me, keep, now)
+        .await?;
+    if tenant.slug.is_platform() {
+        let elsewhere = [format!("platform/{me}")];
+        frontier.extend(
+            tx.api_tokens_revoke_created_by_any(&elsewhere, keep, now)
+                .await?,
+        );
+    }
+    let mut total = 0;
+    // Each round revokes only live tokens, so the chain ends.
+    while !frontier.is_empty() {
+        total += frontier.len();
+        let minted_by: Vec<String> = frontier
+            .iter()
+            .flat_map(|id| {
+                [
+                    format!("api_token:{id}"),
+                    format!("platform/api_token:{id}"),
+                ]
+            })
+            .collect();
+        frontier = tx
+            .api_tokens_revoke_created_by_any(&minted_by, None, now)
+            .await?;
+    }
+    Ok(total)
 }
 
 pub async fn list(app: &App, tenant: &Tenant) -> Result<Vec<ApiTokenRow>> {

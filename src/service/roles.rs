@@ -55,11 +55,16 @@ pub async fn set_role_id(
         keep_an_owner(&mut scope, &user).await?
     };
     scope.role_set(user.id, role.map(Role::as_str), now).await?;
+    let revoked = super::api_tokens::revoke_minted(&mut tx, tenant, user.id, role, now).await?;
     let ev = Event {
         kind: Kind::UserRoleChanged,
         tenant: Some(tenant.id),
         target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "from": before, "to": role.map(Role::as_str) }),
+        metadata: json!({
+            "from": before,
+            "to": role.map(Role::as_str),
+            "api_tokens_revoked": revoked,
+        }),
         ctx,
     };
     audit::commit(tx, ev, now).await?;

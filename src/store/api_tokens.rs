@@ -94,6 +94,65 @@ impl TenantScope<'_> {
             .rows_affected());
         Ok(n > 0)
     }
+
+    /// Revokes this tenant's live tokens created by `creator` (an audit name, `user:<id>`)
+    /// whose role ranks above `keep` (every one with `None`); returns their ids.
+    pub async fn api_tokens_revoke_created_by(
+        &mut self,
+        creator: &str,
+        keep: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Vec<String>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND created_by = $2 \
+             AND revoked_at IS NULL AND {RANK} > {KEEP_RANK} RETURNING id"
+        ));
+        let tenant = self.tenant_id();
+        Ok(on_tx!(self.tx, |c| sqlx::query_scalar(sql)
+            .bind(&tenant)
+            .bind(creator)
+            .bind(now)
+            .bind(keep)
+            .fetch_all(&mut **c)
+            .await?))
+    }
+}
+
+/// A token's role as a rank, and the rank of the role kept (`$4`, NULL: none), for the
+/// statements that revoke what a creator could no longer grant.
+const RANK: &str = "CASE role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 ELSE 1 END";
+const KEEP_RANK: &str = "CASE CAST($4 AS TEXT) WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 \
+                         WHEN 'viewer' THEN 1 ELSE 0 END";
+
+impl Tx {
+    /// Revokes live tokens in every tenant created by any of `creators` (audit names that
+    /// carry a globally unique id: `platform/user:<id>`, `api_token:<id>`,
+    /// `platform/api_token:<id>`) whose role ranks above `keep`; returns their ids. A
+    /// platform caller mints tokens in every tenant, and a token's own tokens die with it,
+    /// wherever they are.
+    pub async fn api_tokens_revoke_created_by_any(
+        &mut self,
+        creators: &[String],
+        keep: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
+        for creator in creators {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE created_by = $1 \
+                 AND revoked_at IS NULL AND {RANK} > {} RETURNING id",
+                KEEP_RANK.replace("$4", "$3")
+            ));
+            let ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(sql)
+                .bind(creator)
+                .bind(now)
+                .bind(keep)
+                .fetch_all(&mut **c)
+                .await?);
+            revoked.extend(ids);
+        }
+        Ok(revoked)
+    }
 }
 
 impl Tx {

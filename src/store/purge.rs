@@ -12,6 +12,7 @@ pub const PURGEABLE: &[(&str, &str)] = &[
     ("access_tokens", "token_hash"),
     ("refresh_tokens", "token_hash"),
     ("consents", "tenant_id || user_id || client_id"),
+    ("user_links", "token_hash"),
 ];
 
 impl Tx {

@@ -11,7 +11,9 @@
 //! (`api_tokens.rs`) and of an access token's tenant by the token's hash
 //! (`tokens.rs`, `access_token_tenant`), which must find the token before its tenant is known
 //! and return that tenant for the caller to check (the token itself is then read through
-//! that tenant's scope); the cache notifications (`notify.rs`), which carry ids only; and
+//! that tenant's scope); the revocation of API tokens minted by a platform caller or by a
+//! revoked token (`api_tokens.rs`, `api_tokens_revoke_created_by_any`), which live in any
+//! tenant and are named by their creator's globally unique id; the cache notifications (`notify.rs`), which carry ids only; and
 //! the key-encryption key check (`meta.rs`), which reads only the key fingerprints of all
 //! signing keys.
 

@@ -28,6 +28,7 @@ mod group_commit;
 mod hostile;
 mod identity;
 mod journald;
+mod links;
 mod login_limits;
 mod login_pages;
 mod mfa_login;

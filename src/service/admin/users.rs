@@ -13,6 +13,7 @@ use crate::domain::tenant::{Status, Tenant};
 use crate::domain::user::{NewPassword, Profile, User};
 use crate::service::audit::{self, Event, Kind};
 use crate::service::{Context, Error, Result};
+use crate::service::{api_tokens, links};
 use crate::store::users::NewUser;
 use crate::store::{Holder, TenantScope};
 
@@ -299,7 +300,9 @@ pub async fn user_set_password_id(
     let mut scope = tx.scope(tenant);
     let user = load(&mut scope, id, ceiling).await?;
     scope.user_set_password_hash(user.id, &hash, now).await?;
-    let metadata = end_user_credentials(&mut scope, &user, now).await?;
+    let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
+    let retired = links::retire(&mut scope, user.id, links::SET_PASSWORD, now).await?;
+    metadata["links_retired"] = json!(retired);
     let ev = Event {
         kind: Kind::PasswordChanged,
         tenant: Some(tenant.id),
@@ -344,7 +347,9 @@ pub async fn user_set_status_id(
         Status::Disabled => {
             crate::service::roles::keep_an_owner(&mut scope, &user).await?;
             scope.user_set_status(user.id, status, now).await?;
-            let ended = end_user_credentials(&mut scope, &user, now).await?;
+            let mut ended = end_user_credentials(&mut scope, &user, now).await?;
+            let revoked = api_tokens::revoke_minted(&mut tx, tenant, user.id, None, now).await?;
+            ended["api_tokens_revoked"] = json!(revoked);
             (Kind::UserDisabled, ended)
         }
         Status::Active => {
@@ -391,6 +396,8 @@ pub async fn user_delete_id(
     let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
     scope.user_delete(user.id).await?;
     metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
+    metadata["api_tokens_revoked"] =
+        json!(api_tokens::revoke_minted(&mut tx, tenant, user.id, None, now).await?);
     let ev = Event {
         kind: Kind::UserDeleted,
         tenant: Some(tenant.id),
