@@ -56,6 +56,8 @@ pub enum Kind {
     MfaReset,
     RecoveryCodesCreated,
     RecoveryCodeUsed,
+    EmailVerified,
+    UserRegistered,
 }
 
 impl Kind {
@@ -100,6 +102,8 @@ impl Kind {
             Kind::MfaReset => "mfa.reset",
             Kind::RecoveryCodesCreated => "mfa.recovery_codes_created",
             Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Kind::EmailVerified => "email.verified",
+            Kind::UserRegistered => "user.registered",
         }
     }
 
@@ -145,6 +149,8 @@ impl Kind {
             Kind::MfaReset => "2cbd1b3d396f4f89af7f90809d039322",
             Kind::RecoveryCodesCreated => "a853a1d809f94821a9a0bedd854abb4b",
             Kind::RecoveryCodeUsed => "364859146fee44c8ba80e64496af60aa",
+            Kind::EmailVerified => "125ff4ecc6d449889ddbf25954d993be",
+            Kind::UserRegistered => "7ba421447b1247bd958ee3ae66b6acab",
         }
     }
 

@@ -23,12 +23,14 @@ pub mod mail;
 pub mod manage;
 pub mod password;
 pub mod ratelimit;
+pub mod register;
 pub mod revoke;
 pub mod roles;
 pub mod sessions;
 pub mod tenants;
 pub mod token;
 pub mod userinfo;
+pub mod verify;
 
 use std::time::Duration;
 

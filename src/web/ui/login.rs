@@ -30,6 +30,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     signed_in_as: Option<String>,
     logout_action: String,
+    /// The sign-up page, where the tenant takes sign-ups (issue 13).
+    register_link: Option<String>,
     request_id: &'a str,
 }
 
@@ -44,6 +46,8 @@ impl<'a> LoginPage<'a> {
             error: None,
             signed_in_as: None,
             logout_action: tenant_path(&app.config, tenant, "logout"),
+            register_link: crate::service::register::open(app, tenant)
+                .then(|| tenant_path(&app.config, tenant, "register")),
             request_id,
         }
     }

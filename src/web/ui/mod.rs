@@ -7,6 +7,8 @@ pub mod csrf;
 pub mod factor;
 pub mod login;
 pub mod logout;
+pub mod register;
+pub mod verify;
 
 use askama::Template;
 use axum::Router;
@@ -26,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/t/{tenant}/logout", post(logout::submit))
         .merge(account::routes())
+        .merge(register::routes())
+        .merge(verify::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 

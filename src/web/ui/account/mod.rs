@@ -162,6 +162,10 @@ struct Overview<'a> {
     stale: bool,
     reauth_link: String,
     logout_action: String,
+    // Email verification (issue 13): the address's state and the "send a mail" form.
+    email_verified: bool,
+    can_verify: bool,
+    verify_action: String,
     request_id: &'a str,
 }
 
@@ -195,6 +199,7 @@ pub async fn show(
     let notice = match q.notice.as_deref() {
         Some("added") => Some("The authenticator app was added."),
         Some("removed") => Some("The factor was removed."),
+        Some("verify-sent") => Some("A verification mail is on its way. Open the link in it."),
         _ => None,
     };
     let rows = signed
@@ -223,6 +228,9 @@ pub async fn show(
         stale: signed.standing != Standing::Fresh,
         reauth_link: with_return(&app, &tenant, "login", &here),
         logout_action: tenant_path(&app.config, &tenant, "logout"),
+        email_verified: user.email_verified,
+        can_verify: crate::service::mail::enabled(&app),
+        verify_action: tenant_path(&app.config, &tenant, "account/verify"),
         request_id: &req.0,
     };
     (jar, render(StatusCode::OK, &page)).into_response()
