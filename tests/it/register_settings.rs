@@ -2,7 +2,8 @@
 //! `tenant update --registration` on the database directly and through the daemon's admin
 //! socket (where it becomes a management API request), and by `PATCH /api/v1/tenants/{slug}`
 //! (its owners only); a bad value refused naming the field; the same value again is no
-//! change; each change audited as `tenant.updated` naming the field. Both backends for the API.
+//! change; each change audited as `tenant.updated` naming the field; the console's tenants
+//! list shows it. Both backends for the API and the console.
 
 use opentrusty::domain::role::Role;
 use opentrusty::domain::tenant::Registration;
@@ -185,3 +186,49 @@ async fn the_api_reads_and_sets_registration(store: Store) {
     assert_eq!(b.registration, Registration::Closed);
 }
 both_backends!(the_api_reads_and_sets_registration);
+
+/// The platform's tenants list in the console shows each tenant's setting.
+fn the_console_lists_the_setting(site: crate::verify_pages::Site) {
+    use crate::console::browser::Browser;
+    use opentrusty::service::Context;
+    site.rt
+        .block_on(admin::bootstrap(
+            &site.app,
+            "root@example.com",
+            crate::verify_pages::PW,
+            &Context::cli(),
+        ))
+        .unwrap();
+    site.tenant("acme");
+    site.tenant("beta");
+    site.rt
+        .block_on(admin::tenant_set_registration(
+            &site.app,
+            "acme",
+            Registration::Open,
+            &Context::cli(),
+        ))
+        .unwrap();
+    let mut root = Browser::new(&[site.port]);
+    let page = root.sign_in(
+        "/console/t/platform/tenants",
+        "root@example.com",
+        crate::verify_pages::PW,
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<th scope=\"col\">Sign-up</th>"),
+        "{}",
+        page.body
+    );
+    for (slug, setting) in [("acme", "open"), ("beta", "closed"), ("platform", "closed")] {
+        let row = page
+            .body
+            .split("<tr>")
+            .find(|r| r.contains(&format!("<td class=\"tenant-slug\">{slug}</td>")))
+            .unwrap_or_else(|| panic!("{slug}: {}", page.body));
+        let cell = format!("<td class=\"tenant-registration\">{setting}</td>");
+        assert!(row.contains(&cell), "{slug}: {row}");
+    }
+}
+crate::verify_pages::on_both!(the_console_lists_the_setting);

@@ -446,11 +446,11 @@ macro_rules! on_both {
         mod $case {
             #[test]
             fn sqlite() {
-                super::$case(super::Site::new(false, stringify!($case)).unwrap());
+                super::$case($crate::verify_pages::Site::new(false, stringify!($case)).unwrap());
             }
             #[test]
             fn postgres() {
-                if let Some(site) = super::Site::new(true, stringify!($case)) {
+                if let Some(site) = $crate::verify_pages::Site::new(true, stringify!($case)) {
                     super::$case(site);
                 }
             }
