@@ -184,6 +184,15 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
             return ExitCode::from(crate::cli::EX_CONFIG);
         }
     };
+    // Mail: what only the transport can check (TLS set-up for the host, the `file:` directory)
+    // is a start-up error; the server being unreachable is not (see `mail::sender::run`).
+    let mail = match crate::service::mail::sender::transport(&app.config) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("invalid mail settings: {e}");
+            return ExitCode::from(crate::cli::EX_CONFIG);
+        }
+    };
     systemd::status("loading signing keys");
     match crate::service::housekeeping::prepare(&app).await {
         Ok(n) => tracing::info!(tenants = n, "signing keys loaded"),
@@ -216,6 +225,22 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
         app.clone(),
         stop_rx.clone(),
     ));
+    let mail_task = match mail {
+        Some(transport) => {
+            tracing::info!(transport = %transport.describe(), "mail delivery on");
+            Some(tokio::spawn(crate::service::mail::sender::run(
+                app.clone(),
+                transport,
+                stop_rx.clone(),
+            )))
+        }
+        None => {
+            tracing::info!(
+                "mail is off (OPENTRUSTY_SMTP_URL is unset): password reset, verification and invitation mails are not offered"
+            );
+            None
+        }
+    };
     for l in &listeners {
         tracing::info!(listener = %l.describe, "listening");
     }
@@ -233,8 +258,19 @@ async fn serve(config: Config, listeners: Vec<Listener>, log: LogHandle) -> Exit
         timeout_s = drain.as_secs(),
         "shutting down: draining in-flight requests"
     );
+    let stopping = std::time::Instant::now();
     let _ = stop_tx.send(true);
     let result = server.await;
+    // The sender finishes the message in hand (if any) within what is left of the drain.
+    if let Some(task) = mail_task
+        && tokio::time::timeout(drain.saturating_sub(stopping.elapsed()), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            "mail: a send was still running at the end of the drain; it is retried after the restart"
+        );
+    }
     app.store.close().await;
     match result {
         Ok(Ok(Drained::Clean)) => {

@@ -1,8 +1,9 @@
 //! The daemon's own housekeeping: purge expired codes, tokens, consents, sessions (login and
-//! console ones, and console sign-ins in progress), the dashboard's old sign-in counters, and
-//! audit events older than `OPENTRUSTY_AUDIT_RETENTION_DAYS`, in small batches (short write
-//! locks), and keep every tenant's signing keys on schedule. Runs on every node; all of it is
-//! idempotent, so nodes need no coordination.
+//! console ones, and console sign-ins in progress), the dashboard's old sign-in counters, mail
+//! sent or given up on a week ago, and audit events older than
+//! `OPENTRUSTY_AUDIT_RETENTION_DAYS`, in small batches (short write locks), and keep every
+//! tenant's signing keys on schedule. Runs on every node; all of it is idempotent, so nodes
+//! need no coordination.
 
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ const BATCH: i64 = 500;
 /// Expired tokens are kept this long, so a late replay is still recognised as one.
 const KEEP_EXPIRED: i64 = 3600;
 const EVERY: Duration = Duration::from_secs(60);
+/// Sent and failed mail is kept this long (seconds), then deleted.
+const KEEP_MAIL: i64 = 7 * 24 * 3600;
 
 /// Start-up: load the key-encryption key and make sure every active tenant has a signing key,
 /// so the first token request does not pay for RSA key generation.
@@ -75,6 +78,7 @@ pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
     out.push(("console_logins", logins));
     out.push(("console_sessions", consoles));
     out.push(("login_stats", purge_login_stats(app, now).await?));
+    out.push(("mail_outbox", purge_mail(app, now).await?));
     let tenants = {
         let mut tx = app.store.read().await?;
         tx.tenants_list().await?
@@ -140,6 +144,23 @@ async fn purge_login_stats(app: &App, now: UnixTime) -> Result<u64> {
     loop {
         let mut tx = app.store.begin().await?;
         let n = tx.login_stats_purge(before_hour, BATCH).await?;
+        tx.commit().await?;
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Deletes outbox rows sent or given up on more than [`KEEP_MAIL`] ago, in batches (their
+/// bodies are already gone; what is left says who got which mail when, for a week).
+async fn purge_mail(app: &App, now: UnixTime) -> Result<u64> {
+    let before = now - KEEP_MAIL;
+    let mut total = 0;
+    loop {
+        let mut tx = app.store.begin().await?;
+        let n = tx.outbox_purge(before, BATCH).await?;
         tx.commit().await?;
         total += n;
         if n < BATCH as u64 {

@@ -15,6 +15,7 @@ pub mod group;
 pub mod keys;
 pub mod links;
 pub mod login_stats;
+pub mod mail_delivery;
 mod meta;
 pub mod notify;
 pub mod outbox;

@@ -13,9 +13,10 @@
 //! and return that tenant for the caller to check (the token itself is then read through
 //! that tenant's scope); the revocation of API tokens minted by a platform caller or by a
 //! revoked token (`api_tokens.rs`, `api_tokens_revoke_created_by_any`), which live in any
-//! tenant and are named by their creator's globally unique id; the cache notifications (`notify.rs`), which carry ids only; and
-//! the key-encryption key check (`meta.rs`), which reads only the key fingerprints of all
-//! signing keys.
+//! tenant and are named by their creator's globally unique id; the cache notifications
+//! (`notify.rs`), which carry ids only; the mail sender (`mail_delivery.rs`), which claims due
+//! outbox rows of every tenant and writes only their delivery columns; and the key-encryption
+//! key check (`meta.rs`), which reads only the key fingerprints of all signing keys.
 
 use super::Tx;
 use crate::domain::ids::TenantId;

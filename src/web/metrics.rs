@@ -64,6 +64,9 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("opentrusty_db_pool_connections").set(f64::from(pool.size));
     metrics::gauge!("opentrusty_db_pool_idle").set(f64::from(pool.idle));
     metrics::gauge!("opentrusty_db_pool_max").set(f64::from(pool.max));
+    if app.config.mail.is_some() {
+        crate::service::mail::sender::gauge_queue_depth(&app).await;
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.handle.render(),

@@ -8,6 +8,9 @@
 //! then not offered.
 
 mod compose;
+pub mod retry;
+pub mod sender;
+pub mod transport;
 
 pub use compose::{Letter, compose};
 
