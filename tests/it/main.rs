@@ -50,6 +50,7 @@ mod outage;
 mod register_browser;
 mod register_pages;
 mod register_settings;
+mod register_smtp;
 mod restart_load;
 mod roles;
 mod sessions;
