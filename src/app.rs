@@ -45,6 +45,10 @@ pub struct LoginLimits {
     pub per_ip: Limiter,
     pub per_account: Limiter,
     pub api_failures: Limiter,
+    /// Self-registrations per client IP, and mails a visitor can cause per address
+    /// (sign-up, verification on request): `service::register`, `service::verify`.
+    pub signups: Limiter,
+    pub mails: Limiter,
 }
 
 pub type AppState = Arc<App>;
@@ -61,6 +65,8 @@ impl App {
             per_ip: Limiter::new(config.identity.login_rate_per_ip),
             per_account: Limiter::new(config.identity.login_rate_per_account),
             api_failures: Limiter::new(config.identity.api_auth_failures_per_ip),
+            signups: Limiter::new(crate::service::register::SIGNUPS_PER_MINUTE),
+            mails: Limiter::new(crate::service::verify::MAILS_PER_MINUTE),
         };
         let metrics = web::metrics::Metrics::install();
         let writes = GroupWriter::new(store.clone());

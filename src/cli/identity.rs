@@ -69,8 +69,8 @@ pub enum TenantCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Change a tenant's display name or second-factor policy.
-    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "mfa"])))]
+    /// Change a tenant's display name, second-factor policy or self-registration.
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "mfa", "registration"])))]
     Update {
         slug: String,
         /// The display name shown on the login page.
@@ -80,6 +80,10 @@ pub enum TenantCommand {
         /// any code is issued) or `optional` (users who enrolled one are asked for it).
         #[arg(long, value_parser = ["optional", "required"])]
         mfa: Option<String>,
+        /// Self-registration at `{issuer}/register`: `open` (anyone may sign up; the account
+        /// works once its address is proven; needs mail) or `closed` (the default).
+        #[arg(long, value_parser = ["open", "closed"])]
+        registration: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -173,7 +177,7 @@ pub(super) fn read_password(path: &PathBuf) -> service::Result<String> {
 fn tenant_json(t: &Tenant, app: &App) -> serde_json::Value {
     json!({
         "id": t.id, "slug": t.slug, "name": t.display_name, "status": t.status,
-        "mfa": t.mfa.as_str(), "issuer": t.issuer(&app.config.public_url), "created_at": t.created_at,
+        "mfa": t.mfa.as_str(), "registration": t.registration.as_str(), "issuer": t.issuer(&app.config.public_url), "created_at": t.created_at,
     })
 }
 
@@ -263,6 +267,7 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             slug,
             name,
             mfa,
+            registration,
             out,
         } => {
             let auth = authz::authorize_slug::<grant::TenantWrite>(app, &me, &slug, &ctx).await?;
@@ -275,6 +280,10 @@ async fn tenant(app: &App, cmd: TenantCommand) -> service::Result<()> {
             if let Some(mfa) = mfa {
                 t = tenants::set_mfa(app, &auth, &mfa).await?;
                 lines.push(mfa_line(&t));
+            }
+            if let Some(r) = registration {
+                t = tenants::set_registration(app, &auth, &r).await?;
+                lines.push(registration_text(t.slug.as_str(), t.registration.as_str()));
             }
             print(&out, tenant_json(&t, app), lines.join("\n"));
         }
@@ -314,6 +323,16 @@ pub(super) fn mfa_text(slug: &str, mfa: &str) -> String {
             "tenant {slug}: second factors required (users without one enrol at their next login)"
         ),
         _ => format!("tenant {slug}: second factors optional"),
+    }
+}
+
+/// What `tenant update --registration` says it did (offline and through the daemon alike).
+pub(super) fn registration_text(slug: &str, registration: &str) -> String {
+    match registration {
+        "open" => format!(
+            "tenant {slug}: self-registration open (when mail is configured; accounts work once their address is verified)"
+        ),
+        _ => format!("tenant {slug}: self-registration closed"),
     }
 }
 

@@ -87,6 +87,8 @@ pub struct Tenant {
     pub status: Status,
     /// Whether every user needs a second factor.
     pub mfa: MfaPolicy,
+    /// Whether anyone may sign up at `{issuer}/register`.
+    pub registration: Registration,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -115,6 +117,34 @@ impl MfaPolicy {
         match self {
             MfaPolicy::Optional => "optional",
             MfaPolicy::Required => "required",
+        }
+    }
+}
+
+/// Whether a tenant takes self-registrations (issue 13); closed unless an operator opens it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Only operators (CLI, API, console) create users.
+    #[default]
+    Closed,
+    /// Anyone may sign up; the account works once its address is proven by the mailed link.
+    Open,
+}
+
+impl Registration {
+    pub fn parse(s: &str) -> Option<Registration> {
+        match s {
+            "open" => Some(Registration::Open),
+            "closed" => Some(Registration::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Open => "open",
+            Registration::Closed => "closed",
         }
     }
 }
@@ -168,6 +198,7 @@ mod tests {
             display_name: "Acme".into(),
             status: Status::Active,
             mfa: MfaPolicy::Optional,
+            registration: Registration::Closed,
             created_at: 0,
             updated_at: 0,
         };

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::domain::role::Role;
-use crate::domain::tenant::{MfaPolicy, PLATFORM, Slug, Status, Tenant};
+use crate::domain::tenant::{MfaPolicy, PLATFORM, Registration, Slug, Status, Tenant};
 use crate::domain::user::{Email, NewPassword, Profile, User};
 use crate::store::{Holder, Revoked};
 
@@ -168,6 +168,54 @@ pub fn parse_mfa(s: &str) -> Result<MfaPolicy> {
     MfaPolicy::parse(s).ok_or_else(|| {
         Error::Invalid(format!(
             "mfa must be \"optional\" or \"required\", not {:?}",
+            s.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
+/// Opens or closes self-registration at `{issuer}/register` (issue 13). Audited as
+/// `tenant.updated` naming the field; the setting it already has is no change.
+pub async fn tenant_set_registration(
+    app: &App,
+    slug: &str,
+    registration: Registration,
+    ctx: &Context,
+) -> Result<Tenant> {
+    let slug = parse_slug(slug)?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let tenant = tx
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    if tenant.registration == registration {
+        return Ok(tenant);
+    }
+    tx.tenant_set_registration(&slug, registration, now).await?;
+    let meta = json!({ "registration": {
+        "from": tenant.registration.as_str(), "to": registration.as_str() } });
+    let ev = Event {
+        kind: Kind::TenantUpdated,
+        tenant: Some(tenant.id),
+        target: Some(format!("tenant:{slug}")),
+        metadata: meta,
+        ctx,
+    };
+    audit::commit(tx, ev, now).await?;
+    // The sign-up page reads the setting from the tenant cache.
+    app.tenants.invalidate(slug.as_str());
+    Ok(Tenant {
+        registration,
+        updated_at: now,
+        ..tenant
+    })
+}
+
+/// A registration setting from an operator's or a request's words (422 naming the field).
+pub fn parse_registration(s: &str) -> Result<Registration> {
+    Registration::parse(s).ok_or_else(|| {
+        Error::Invalid(format!(
+            "registration must be \"open\" or \"closed\", not {:?}",
             s.chars().take(40).collect::<String>()
         ))
     })

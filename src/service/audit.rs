@@ -60,6 +60,8 @@ pub enum Kind {
     PasswordReset,
     UserInvited,
     InvitationAccepted,
+    EmailVerified,
+    UserRegistered,
 }
 
 impl Kind {
@@ -108,6 +110,8 @@ impl Kind {
             Kind::PasswordReset => "password.reset",
             Kind::UserInvited => "user.invited",
             Kind::InvitationAccepted => "user.invitation_accepted",
+            Kind::EmailVerified => "email.verified",
+            Kind::UserRegistered => "user.registered",
         }
     }
 
@@ -157,6 +161,8 @@ impl Kind {
             Kind::PasswordReset => "19ba04488d464fdeae04a20d920ddbf0",
             Kind::UserInvited => "67be8123f6b84836a7c30d24cac9579d",
             Kind::InvitationAccepted => "108b1dc95fec4827987cc08504b2f8c5",
+            Kind::EmailVerified => "125ff4ecc6d449889ddbf25954d993be",
+            Kind::UserRegistered => "7ba421447b1247bd958ee3ae66b6acab",
         }
     }
 

@@ -25,6 +25,7 @@ pub mod mail;
 pub mod manage;
 pub mod password;
 pub mod ratelimit;
+pub mod register;
 pub mod reset;
 pub mod revoke;
 pub mod roles;
@@ -32,6 +33,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod token;
 pub mod userinfo;
+pub mod verify;
 
 use std::time::Duration;
 

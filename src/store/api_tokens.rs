@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use super::{Error, Result, TenantScope, Tx, on_tx};
 use crate::clock::UnixTime;
-use crate::domain::tenant::{MfaPolicy, Slug, Status, Tenant};
+use crate::domain::tenant::{MfaPolicy, Registration, Slug, Status, Tenant};
 
 #[derive(FromRow, Clone, Debug, serde::Serialize)]
 pub struct ApiTokenRow {
@@ -211,6 +211,7 @@ struct LiveWithTenant {
     t_display_name: String,
     t_status: String,
     t_mfa: String,
+    t_registration: String,
     t_created_at: i64,
     t_updated_at: i64,
 }
@@ -225,7 +226,7 @@ impl Tx {
     ) -> Result<Option<(LiveToken, Tenant)>> {
         const SQL: &str = "SELECT k.id, k.tenant_id, k.name, k.role, k.last_used_at, \
             t.slug AS t_slug, t.display_name AS t_display_name, t.status AS t_status, \
-            t.mfa AS t_mfa, t.created_at AS t_created_at, t.updated_at AS t_updated_at \
+            t.mfa AS t_mfa, t.registration AS t_registration, t.created_at AS t_created_at, t.updated_at AS t_updated_at \
             FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id \
             WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND k.expires_at > $2";
         let row: Option<LiveWithTenant> = on_tx!(self, |c| sqlx::query_as(SQL)
@@ -241,6 +242,8 @@ impl Tx {
             display_name: r.t_display_name,
             status: Status::parse(&r.t_status).ok_or_else(|| corrupt("status"))?,
             mfa: MfaPolicy::parse(&r.t_mfa).ok_or_else(|| corrupt("mfa"))?,
+            registration: Registration::parse(&r.t_registration)
+                .ok_or_else(|| corrupt("registration"))?,
             created_at: r.t_created_at,
             updated_at: r.t_updated_at,
         };

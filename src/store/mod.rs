@@ -22,6 +22,7 @@ pub mod notify;
 pub mod outbox;
 mod postgres;
 mod purge;
+mod registrations;
 mod roles;
 pub mod scope;
 pub mod sessions;

@@ -7,7 +7,7 @@ use super::notify::Invalidation;
 use super::{Error, Result, Tx, on_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::TenantId;
-use crate::domain::tenant::{MfaPolicy, Slug, Status, Tenant};
+use crate::domain::tenant::{MfaPolicy, Registration, Slug, Status, Tenant};
 
 #[derive(FromRow)]
 struct TenantRow {
@@ -16,6 +16,7 @@ struct TenantRow {
     display_name: String,
     status: String,
     mfa: String,
+    registration: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -30,13 +31,15 @@ impl TryFrom<TenantRow> for Tenant {
             display_name: r.display_name,
             status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
             mfa: MfaPolicy::parse(&r.mfa).ok_or_else(|| corrupt("mfa"))?,
+            registration: Registration::parse(&r.registration)
+                .ok_or_else(|| corrupt("registration"))?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, slug, display_name, status, mfa, created_at, updated_at";
+const COLUMNS: &str = "id, slug, display_name, status, mfa, registration, created_at, updated_at";
 
 impl Tx {
     pub async fn tenant_insert(
@@ -65,6 +68,7 @@ impl Tx {
             display_name: display_name.to_owned(),
             status: Status::Active,
             mfa: MfaPolicy::Optional,
+            registration: Registration::Closed,
             created_at: now,
             updated_at: now,
         })
@@ -157,6 +161,24 @@ impl Tx {
         let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
             .bind(slug.as_str())
             .bind(policy.as_str())
+            .bind(now)
+            .fetch_optional(&mut **c)
+            .await?);
+        self.tenant_changed(id).await
+    }
+
+    /// Opens or closes self-registration (issue 13); `NotFound` if no such tenant.
+    pub async fn tenant_set_registration(
+        &mut self,
+        slug: &Slug,
+        registration: Registration,
+        now: UnixTime,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE tenants SET registration = $2, updated_at = $3 WHERE slug = $1 RETURNING id";
+        let id: Option<String> = on_tx!(self, |c| sqlx::query_scalar(SQL)
+            .bind(slug.as_str())
+            .bind(registration.as_str())
             .bind(now)
             .fetch_optional(&mut **c)
             .await?);

@@ -153,6 +153,9 @@ else:
 info = rp.get(meta["userinfo_endpoint"]).json()
 check(info["sub"] == claims["sub"] and info["email"] == E["OT_EMAIL"], "userinfo claims")
 check(info["acr"] == claims["acr"] and info["amr"] == claims["amr"], "userinfo amr/acr")
+if "OT_EMAIL_VERIFIED" in E:  # issue 13: the claim follows the verification link
+    want = E["OT_EMAIL_VERIFIED"] == "true"
+    check(info.get("email_verified") is want, f"userinfo email_verified {info.get('email_verified')!r}")
 if MODE == "login":
     print(f"sub: {claims['sub']}")
     print("authlib relying party: signed in")

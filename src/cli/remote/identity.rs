@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::{Remote, Result, tenant_path};
 use crate::cli::identity::{
-    AuditArgs, BootstrapArgs, TenantCommand, mfa_text, print, read_password,
+    AuditArgs, BootstrapArgs, TenantCommand, mfa_text, print, read_password, registration_text,
 };
 
 /// The offline command's JSON shape from the API's tenant (`display_name` is `name` there).
 fn tenant_json(v: &Value) -> Value {
     json!({
         "slug": v["slug"], "name": v["display_name"], "status": v["status"], "mfa": v["mfa"],
+        "registration": v["registration"],
         "issuer": v["issuer"], "created_at": v["created_at"], "updated_at": v["updated_at"],
     })
 }
@@ -91,6 +92,7 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
             slug,
             name,
             mfa,
+            registration,
             out,
         } => {
             let mut body = serde_json::Map::new();
@@ -99,6 +101,9 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
             }
             if let Some(m) = &mfa {
                 body.insert("mfa".into(), json!(m));
+            }
+            if let Some(reg) = &registration {
+                body.insert("registration".into(), json!(reg));
             }
             let t = r.call("PATCH", &tenant_path(&slug, ""), Some(Value::Object(body)))?;
             let mut lines = Vec::new();
@@ -111,6 +116,9 @@ pub fn tenant(r: &Remote, cmd: TenantCommand) -> Result<()> {
             }
             if mfa.is_some() {
                 lines.push(mfa_text(s(&t["slug"]), s(&t["mfa"])));
+            }
+            if registration.is_some() {
+                lines.push(registration_text(s(&t["slug"]), s(&t["registration"])));
             }
             print(&out, tenant_json(&t), lines.join("\n"));
         }

@@ -12,6 +12,7 @@ use crate::domain::role::Role;
 use crate::domain::tenant::{Status, Tenant};
 use crate::domain::user::{NewPassword, Profile, User};
 use crate::service::audit::{self, Event, Kind};
+use crate::service::verify;
 use crate::service::{Context, Error, Result};
 use crate::service::{api_tokens, links};
 use crate::store::users::NewUser;
@@ -70,14 +71,25 @@ pub async fn user_create(
             )),
             other => other.into(),
         })?;
+    // An unverified address gets its verification mail in the same transaction (issue 13).
+    let mailed = verify::wanted_on_create(app, input.email_verified, hash.is_some());
+    if mailed {
+        let mut scope = tx.scope(tenant);
+        verify::queue_mail(app, &mut scope, tenant, &user, &email, false, now).await?;
+    }
+    let meta = json!({ "email": email.as_str(), "has_password": hash.is_some(),
+        "verification_mail": mailed });
     let ev = Event {
         kind: Kind::UserCreated,
         tenant: Some(tenant.id),
         target: Some(format!("user:{}", user.id)),
-        metadata: json!({ "email": email.as_str(), "has_password": hash.is_some() }),
+        metadata: meta,
         ctx,
     };
     audit::commit(tx, ev, now).await?;
+    if mailed {
+        crate::service::mail::wake(app);
+    }
     Ok(user)
 }
 

@@ -43,6 +43,7 @@ mod tests {
             display_name: "Acme".into(),
             status: Status::Active,
             mfa,
+            registration: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

@@ -50,6 +50,17 @@ pub async fn set_mfa(app: &App, auth: &Authorized<TenantWrite>, policy: &str) ->
     admin::tenant_set_mfa(app, auth.tenant().slug.as_str(), policy, auth.ctx()).await
 }
 
+/// Opens or closes self-registration, `open` or `closed` (its owners, or platform callers;
+/// audited as `tenant.updated` with the field).
+pub async fn set_registration(
+    app: &App,
+    auth: &Authorized<TenantWrite>,
+    registration: &str,
+) -> Result<Tenant> {
+    let registration = admin::parse_registration(registration)?;
+    admin::tenant_set_registration(app, auth.tenant().slug.as_str(), registration, auth.ctx()).await
+}
+
 /// Disables the tenant (and ends its sessions and tokens). `platform` itself cannot be: its
 /// users are the ones who would enable it again.
 pub async fn disable(app: &App, auth: &Authorized<TenantsManage>) -> Result<Tenant> {

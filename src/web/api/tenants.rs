@@ -26,6 +26,10 @@ pub struct TenantView {
     /// `required` (a user without one enrols at the next login, before any code is issued).
     #[schema(example = "optional")]
     pub mfa: String,
+    /// Self-registration at `{issuer}/register`: `closed` (the default) or `open` (anyone may
+    /// sign up while mail is configured; the account works once its address is verified).
+    #[schema(example = "closed")]
+    pub registration: String,
     /// The issuer identifier of the tenant's OpenID Provider.
     pub issuer: String,
     pub created_at: i64,
@@ -40,6 +44,7 @@ impl TenantView {
             display_name: t.display_name,
             status: t.status.as_str().to_owned(),
             mfa: t.mfa.as_str().to_owned(),
+            registration: t.registration.as_str().to_owned(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -90,6 +95,9 @@ pub struct TenantPatch {
     /// The second-factor policy: `optional` or `required`.
     #[schema(example = "required")]
     pub mfa: Option<String>,
+    /// Self-registration: `open` or `closed`.
+    #[schema(example = "open")]
+    pub registration: Option<String>,
 }
 
 /// List tenants (platform callers).
@@ -154,12 +162,18 @@ pub async fn update(
     if let Some(p) = &patch.mfa {
         crate::service::admin::parse_mfa(p)?;
     }
+    if let Some(r) = &patch.registration {
+        crate::service::admin::parse_registration(r)?;
+    }
     let mut t = match patch.display_name {
         Some(name) => tenants::update(&app, &auth, &name).await?,
         None => auth.tenant().clone(),
     };
     if let Some(p) = patch.mfa.filter(|p| p.as_str() != t.mfa.as_str()) {
         t = tenants::set_mfa(&app, &auth, &p).await?;
+    }
+    if let Some(r) = patch.registration {
+        t = tenants::set_registration(&app, &auth, &r).await?;
     }
     Ok(Json(TenantView::new(&app, t)))
 }

@@ -1,7 +1,8 @@
 //! `/console/t/platform/tenants`: platform callers list the installation's tenants a page at
 //! a time; those who may manage them create, disable and enable them (the management API's
 //! use cases, `service::manage::tenants`). The list shows each tenant's second-factor policy
-//! (set with `opentrusty tenant update SLUG --mfa` or the API). Every other console gets the
+//! and whether it takes sign-ups (set with `opentrusty tenant update SLUG --mfa` or
+//! `--registration`, or the API). Every other console gets the
 //! not-found page.
 
 use askama::Template;
@@ -52,6 +53,8 @@ struct Row {
     status: &'static str,
     /// The second-factor policy (`optional`, `required`).
     mfa: &'static str,
+    /// Self-registration (`open`, `closed`; issue 13).
+    registration: &'static str,
     active: bool,
     created: String,
     disable: String,
@@ -162,6 +165,7 @@ async fn show(
             name: t.display_name.clone(),
             status: t.status.as_str(),
             mfa: t.mfa.as_str(),
+            registration: t.registration.as_str(),
             created: when(t.created_at),
         })
         .collect();

@@ -32,6 +32,8 @@ struct LoginPage<'a> {
     logout_action: String,
     /// `{issuer}/password/forgot`, offered only when this server sends mail.
     forgot_link: Option<String>,
+    /// The sign-up page, where the tenant takes sign-ups (issue 13).
+    register_link: Option<String>,
     request_id: &'a str,
     /// "Sign in with a passkey" (issue 12), shown by the page's script.
     passkey: Option<super::passkey::Block>,
@@ -50,6 +52,8 @@ impl<'a> LoginPage<'a> {
             logout_action: tenant_path(&app.config, tenant, "logout"),
             forgot_link: crate::service::mail::enabled(app)
                 .then(|| tenant_path(&app.config, tenant, "password/forgot")),
+            register_link: crate::service::register::open(app, tenant)
+                .then(|| tenant_path(&app.config, tenant, "register")),
             request_id,
             passkey: super::passkey::block(app, tenant, "login/passkey"),
         }
@@ -294,6 +298,7 @@ mod tests {
             display_name: "Acme".into(),
             status: crate::domain::tenant::Status::Active,
             mfa: crate::domain::tenant::MfaPolicy::Optional,
+            registration: crate::domain::tenant::Registration::Closed,
             created_at: 0,
             updated_at: 0,
         };

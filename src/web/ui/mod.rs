@@ -12,6 +12,8 @@ pub mod logout;
 pub mod passkey;
 pub mod passkey_json;
 pub mod password;
+pub mod register;
+pub mod verify;
 
 use askama::Template;
 use axum::Router;
@@ -46,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route(SCRIPT_PATH, get(script))
         .merge(account::routes())
         .merge(password::routes())
+        .merge(register::routes())
+        .merge(verify::routes())
         .route("/assets/opentrusty.css", get(stylesheet))
 }
 

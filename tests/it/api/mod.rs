@@ -7,7 +7,7 @@ mod callers;
 mod clients;
 mod console_client;
 pub(crate) mod factors;
-mod harness;
+pub(crate) mod harness;
 mod keys;
 mod matrix;
 mod relying_party;

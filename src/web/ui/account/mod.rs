@@ -172,6 +172,10 @@ struct Overview<'a> {
     stale: bool,
     reauth_link: String,
     logout_action: String,
+    // Email verification (issue 13): the address's state and the "send a mail" form.
+    email_verified: bool,
+    can_verify: bool,
+    verify_action: String,
     request_id: &'a str,
     /// The self-service sections (issue 13): profile, password, sessions, applications.
     own: sections::Own,
@@ -213,6 +217,7 @@ pub async fn show(
         Some("passkey-first") => Some(
             "The passkey was added. Create recovery codes below: they sign you in if you lose it.",
         ),
+        Some("verify-sent") => Some("A verification mail is on its way. Open the link in it."),
         other => sections::notice(other),
     };
     let own = match sections::build(&app, &tenant, &signed).await {
@@ -251,6 +256,9 @@ pub async fn show(
         stale,
         reauth_link: with_return(&app, &tenant, "login", &here),
         logout_action: tenant_path(&app.config, &tenant, "logout"),
+        email_verified: user.email_verified,
+        can_verify: crate::service::mail::enabled(&app),
+        verify_action: tenant_path(&app.config, &tenant, "account/verify"),
         request_id: &req.0,
         own,
         passkey,
