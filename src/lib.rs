@@ -38,7 +38,9 @@ pub mod protocol;
 /// over webauthn-rs in `factors::webauthn*`, recovery codes, the policy that asks for them) in
 /// `service::factors`. Mail (issue 13): rendered and queued in the outbox inside the causing
 /// transaction by `service::mail`, delivered by its sender; the single-use links it carries in
-/// `service::links`.
+/// `service::links`. The self-service use cases: `service::account` (the account page's
+/// profile, password, sessions, applications), `service::reset` and `service::invite` (a
+/// password set through a mailed link), `service::verify` and `service::register`.
 pub mod service;
 /// Persistence over SQLite and PostgreSQL; the only module that names sqlx. Group commit for
 /// codes and tokens in `store::group`.
