@@ -22,10 +22,14 @@ const account = `${cfg.base}/t/acme/account`;
 // redirect URI lands on Chromium's error page meanwhile and interrupts it.
 async function go(page, url) {
   for (let i = 0; ; i++) {
+    // Let the error page's own navigation settle first, then try; on a slow machine it can
+    // still cut in, so wait a little longer each time.
+    await page.waitForLoadState('load').catch(() => {});
     try {
       return await page.goto(url);
     } catch (e) {
-      if (i >= 3 || !/interrupted by another navigation/.test(String(e))) throw e;
+      if (i >= 10 || !/interrupted by another navigation/.test(String(e))) throw e;
+      await page.waitForTimeout(200 * (i + 1));
     }
   }
 }
