@@ -57,11 +57,7 @@ pub async fn signin_options(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: StartBody = match pj::read(&headers, body) {
-        Ok(b) => b,
-        Err(res) => return *res,
-    };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
+    if let Err(res) = pj::read_checked::<StartBody>(&headers, body, &jar, &app.config, &tenant) {
         return *res;
     }
     let bound = prelogin_binding(&app, &jar);
@@ -81,13 +77,10 @@ pub async fn signin_finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: FinishBody = match pj::read(&headers, body) {
+    let body: FinishBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
         Ok(b) => b,
         Err(res) => return *res,
     };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
-        return *res;
-    }
     let next = match next_page(&app, &tenant, body.return_to.as_deref()) {
         Ok(n) => n,
         Err(res) => return *res,
@@ -156,11 +149,7 @@ pub async fn factor_options(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: StartBody = match pj::read(&headers, body) {
-        Ok(b) => b,
-        Err(res) => return *res,
-    };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
+    if let Err(res) = pj::read_checked::<StartBody>(&headers, body, &jar, &app.config, &tenant) {
         return *res;
     }
     let (token, current) = match signed_in(&app, &tenant, &jar, &req.0).await {
@@ -183,13 +172,10 @@ pub async fn factor_finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: FinishBody = match pj::read(&headers, body) {
+    let body: FinishBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
         Ok(b) => b,
         Err(res) => return *res,
     };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
-        return *res;
-    }
     let next = match next_page(&app, &tenant, body.return_to.as_deref()) {
         Ok(n) => n,
         Err(res) => return *res,

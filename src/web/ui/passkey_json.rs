@@ -189,3 +189,34 @@ pub struct FinishBody {
     /// Where a sign-in goes on (validated like the login form's).
     pub return_to: Option<String>,
 }
+
+/// A request body that carries the page's CSRF token.
+pub trait WithCsrf: DeserializeOwned {
+    fn csrf(&self) -> Option<&str>;
+}
+
+impl WithCsrf for StartBody {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl WithCsrf for FinishBody {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// [`read`], then [`check_csrf`] with the token the body carries: every ceremony endpoint's
+/// first step.
+pub fn read_checked<T: WithCsrf>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    jar: &CookieJar,
+    config: &Config,
+    tenant: &Tenant,
+) -> Result<T, Box<Response>> {
+    let body: T = read(headers, body)?;
+    check_csrf(jar, config, tenant, body.csrf())?;
+    Ok(body)
+}

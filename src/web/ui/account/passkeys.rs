@@ -72,13 +72,10 @@ pub async fn options(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: StartBody = match pj::read(&headers, body) {
+    let body: StartBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
         Ok(b) => b,
         Err(res) => return *res,
     };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
-        return *res;
-    }
     let signed = match fresh(&app, &tenant, &jar, &req.0).await {
         Ok(s) => s,
         Err(res) => return *res,
@@ -110,13 +107,10 @@ pub async fn finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: FinishBody = match pj::read(&headers, body) {
+    let body: FinishBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
         Ok(b) => b,
         Err(res) => return *res,
     };
-    if let Err(res) = pj::check_csrf(&jar, &app.config, &tenant, body.csrf.as_deref()) {
-        return *res;
-    }
     let signed = match fresh(&app, &tenant, &jar, &req.0).await {
         Ok(s) => s,
         Err(res) => return *res,
