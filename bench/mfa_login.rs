@@ -5,8 +5,9 @@
 //! A TOTP code is accepted once (the last used time step is stored), so every measured
 //! password + TOTP login is a different user: the bench creates enough users, enrols an
 //! authenticator app for each through the account page (the code computed from the secret
-//! the page shows), then signs each in once: login form (Argon2id) → second-factor page →
-//! code → redirect.
+//! the page shows), then signs each in once: login form (Argon2id), which redirects to the
+//! second-factor page → code → redirect. Each worker keeps one HTTP client (connections
+//! reused, as a browser's); each sign-in has its own cookies.
 //!
 //! Usage: cargo run --release --example mfa-login-bench -- BINARY [SECONDS] [CLIENTS]
 
@@ -73,58 +74,106 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-fn browser() -> reqwest::Client {
+/// A client for one worker: its connections are reused from sign-in to sign-in. (Building a
+/// client loads the TLS roots; one per sign-in costs the bench more CPU than the server spends
+/// on a login outside Argon2id, on the same cores.) Cookies are each sign-in's own: [`Visit`].
+fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
         .build()
         .unwrap()
 }
 
-/// Signs `email` in with the password; returns the redirect target.
-async fn password_step(http: &reqwest::Client, base: &str, email: &str) -> Option<String> {
-    let page = http
-        .get(format!("{base}/t/bench/login"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let csrf = field(&page, "csrf")?;
-    let res = http
-        .post(format!("{base}/t/bench/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .ok()?;
-    if res.status() != 303 {
-        return None;
+/// One sign-in as a fresh browser makes it: the worker's client with a cookie jar of its own.
+struct Visit<'a> {
+    http: &'a reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Visit<'a> {
+    fn new(http: &'a reqwest::Client) -> Self {
+        Visit {
+            http,
+            cookies: Vec::new(),
+        }
     }
-    let to = res.headers().get("location")?.to_str().ok()?.to_owned();
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Option<reqwest::Response> {
+        let req = if self.cookies.is_empty() {
+            req
+        } else {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req.header(reqwest::header::COOKIE, jar.join("; "))
+        };
+        let res = req.send().await.ok()?;
+        for set in res.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Some((name, rest)) = set.to_str().ok().and_then(|s| s.split_once('=')) else {
+                continue;
+            };
+            let value = rest.split(';').next().unwrap_or_default();
+            let gone = value.is_empty() || rest.to_ascii_lowercase().contains("max-age=0");
+            self.cookies.retain(|(k, _)| k != name);
+            if !gone {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        Some(res)
+    }
+
+    async fn get(&mut self, url: &str) -> Option<reqwest::Response> {
+        let req = self.http.get(url);
+        self.send(req).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Option<reqwest::Response> {
+        let req = self.http.post(url).form(form);
+        self.send(req).await
+    }
+
+    /// A page's body.
+    async fn page(&mut self, url: &str) -> Option<String> {
+        self.get(url).await?.text().await.ok()
+    }
+}
+
+/// The `Location` of a redirect, made absolute.
+fn location(base: &str, res: &reqwest::Response) -> Option<String> {
+    let to = res.headers().get("location")?.to_str().ok()?;
     Some(if to.starts_with("http") {
-        to
+        to.to_owned()
     } else {
         format!("{base}{to}")
     })
 }
 
+/// Signs `email` in with the password; returns where the login sends the browser next.
+async fn password_step(v: &mut Visit<'_>, base: &str, email: &str) -> Option<String> {
+    let page = v.page(&format!("{base}/t/bench/login")).await?;
+    let csrf = field(&page, "csrf")?;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", email),
+        ("password", PASSWORD),
+    ];
+    let res = v.post(&format!("{base}/t/bench/login"), &form).await?;
+    if res.status() != 303 {
+        return None;
+    }
+    location(base, &res)
+}
+
 /// Enrols an authenticator app for a freshly signed-in user; returns its secret.
-async fn enrol(base: &str, email: &str) -> Vec<u8> {
-    let http = browser();
-    password_step(&http, base, email).await.expect("sign in");
-    let page = http
-        .get(format!("{base}/t/bench/account/totp"))
-        .send()
+async fn enrol(http: &reqwest::Client, base: &str, email: &str) -> Vec<u8> {
+    let mut v = Visit::new(http);
+    password_step(&mut v, base, email).await.expect("sign in");
+    let page = v
+        .page(&format!("{base}/t/bench/account/totp"))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect("the enrolment page");
     let secret = page
         .split("<code id=\"totp-secret\">")
         .nth(1)
@@ -132,17 +181,18 @@ async fn enrol(base: &str, email: &str) -> Vec<u8> {
         .map(unbase32)
         .expect("the secret on the enrolment page");
     let code = totp::code(&secret, totp::step(unix_now()));
-    let res = http
-        .post(format!("{base}/t/bench/account/totp"))
-        .form(&[
-            ("csrf", field(&page, "csrf").unwrap().as_str()),
-            ("factor", field(&page, "factor").unwrap().as_str()),
-            ("name", "Bench"),
-            ("code", code.as_str()),
-        ])
-        .send()
+    let res = v
+        .post(
+            &format!("{base}/t/bench/account/totp"),
+            &[
+                ("csrf", field(&page, "csrf").unwrap().as_str()),
+                ("factor", field(&page, "factor").unwrap().as_str()),
+                ("name", "Bench"),
+                ("code", code.as_str()),
+            ],
+        )
         .await
-        .unwrap();
+        .expect("the enrolment answer");
     assert!(
         res.status().is_redirection() || res.status().is_success(),
         "enrolment answered {}",
@@ -152,29 +202,17 @@ async fn enrol(base: &str, email: &str) -> Vec<u8> {
 }
 
 /// One password + TOTP login of a user whose app is enrolled, the way a browser meets it: the
-/// password, then a page that needs the second factor (the account page) sends the browser to
-/// the second-factor page, and the code completes the sign-in. True when it ends signed in.
-async fn mfa_login(base: &str, email: &str, secret: &[u8]) -> bool {
-    let http = browser();
-    if password_step(&http, base, email).await.is_none() {
-        return false;
-    }
-    let Ok(res) = http.get(format!("{base}/t/bench/account")).send().await else {
-        return false;
-    };
-    let Some(factor_url) = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .filter(|l| l.contains("/login/factor"))
-        .map(|l| format!("{base}{l}"))
+/// password, which sends the browser on to the second-factor page, and the code, which
+/// completes the sign-in. True when it ends signed in.
+async fn mfa_login(http: &reqwest::Client, base: &str, email: &str, secret: &[u8]) -> bool {
+    let mut v = Visit::new(http);
+    let Some(factor_url) = password_step(&mut v, base, email)
+        .await
+        .filter(|to| to.contains("/login/factor"))
     else {
         return false;
     };
-    let Ok(page) = http.get(&factor_url).send().await else {
-        return false;
-    };
-    let Ok(page) = page.text().await else {
+    let Some(page) = v.page(&factor_url).await else {
         return false;
     };
     let (Some(csrf), Some(return_to)) = (field(&page, "csrf"), field(&page, "return_to")) else {
@@ -183,22 +221,21 @@ async fn mfa_login(base: &str, email: &str, secret: &[u8]) -> bool {
     // The next step's code: accepted (±1 step) and later than the step the enrolment used.
     let code = totp::code(secret, totp::step(unix_now()) + 1);
     let action = factor_url.split('?').next().unwrap_or(&factor_url);
-    http.post(action)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("return_to", return_to.as_str()),
-            ("code", code.as_str()),
-        ])
-        .send()
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("return_to", return_to.as_str()),
+        ("code", code.as_str()),
+    ];
+    v.post(action, &form)
         .await
-        .is_ok_and(|r| r.status() == 303)
+        .is_some_and(|r| r.status() == 303)
 }
 
 /// Runs `clients` workers for `secs`; each calls `one` until time is up. Returns (ok, other,
 /// elapsed seconds, server CPU ticks).
 async fn load<F, Fut>(pid: u32, clients: usize, secs: f64, one: F) -> (u64, u64, f64, u64)
 where
-    F: Fn() -> Fut + Send + Sync + 'static,
+    F: Fn(reqwest::Client) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Option<bool>> + Send,
 {
     let one = Arc::new(one);
@@ -210,8 +247,9 @@ where
     for _ in 0..clients {
         let (one, ok, other) = (one.clone(), ok.clone(), other.clone());
         tasks.push(tokio::spawn(async move {
+            let http = client();
             while Instant::now() < deadline {
-                match one().await {
+                match one(http.clone()).await {
                     Some(true) => ok.fetch_add(1, Ordering::Relaxed),
                     Some(false) => other.fetch_add(1, Ordering::Relaxed),
                     None => break,
@@ -283,11 +321,12 @@ async fn main() {
     for _ in 0..clients {
         let (queue, enrolled, base) = (queue.clone(), enrolled.clone(), base.clone());
         tasks.push(tokio::spawn(async move {
+            let http = client();
             loop {
                 let Some(email) = queue.lock().await.pop_front() else {
                     break;
                 };
-                let secret = enrol(&base, &email).await;
+                let secret = enrol(&http, &base, &email).await;
                 enrolled.lock().await.push_back((email, secret));
             }
         }));
@@ -312,12 +351,12 @@ async fn main() {
     };
 
     let b = base.clone();
-    let plain = load(pid, clients, secs, move || {
+    let plain = load(pid, clients, secs, move |http| {
         let b = b.clone();
         async move {
-            let http = browser();
+            let mut v = Visit::new(&http);
             Some(
-                password_step(&http, &b, "plain@example.com")
+                password_step(&mut v, &b, "plain@example.com")
                     .await
                     .is_some(),
             )
@@ -327,11 +366,11 @@ async fn main() {
     let plain_rate = report("password only   ", plain);
 
     let b = base.clone();
-    let mfa = load(pid, clients, secs, move || {
+    let mfa = load(pid, clients, secs, move |http| {
         let (b, enrolled) = (b.clone(), enrolled.clone());
         async move {
             let (email, secret) = enrolled.lock().await.pop_front()?;
-            Some(mfa_login(&b, &email, &secret).await)
+            Some(mfa_login(&http, &b, &email, &secret).await)
         }
     })
     .await;

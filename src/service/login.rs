@@ -29,6 +29,9 @@ pub struct LoggedIn {
     pub token: String,
     pub sid: String,
     pub user: User,
+    /// The user has a confirmed second factor: this sign-in asks for it next (a passkey
+    /// sign-in has already used one).
+    pub factor_due: bool,
 }
 
 #[derive(Debug)]
@@ -130,6 +133,12 @@ pub async fn login(
                     .await
                     .map_err(Error::from)?;
             }
+            let factor_due = scope
+                .factors_of(&user.id.to_string())
+                .await
+                .map_err(Error::from)?
+                .iter()
+                .any(|f| f.confirmed);
             let lifetime = id.session_lifetime.as_secs() as i64;
             let (token, session) =
                 sessions::create(&mut scope, &user, &["pwd"], ctx, now, lifetime).await?;
@@ -140,6 +149,7 @@ pub async fn login(
                 token,
                 sid: session.sid,
                 user,
+                factor_due,
             })
         }
         (_, user) => {

@@ -326,9 +326,17 @@ fn the_factor_page_steps_the_sign_in_up(rt: Runtime, store: Store) {
         field(&page.body, "csrf").unwrap(),
         urlencode(&unescape(&field(&page.body, "return_to").unwrap()))
     );
+    // The password step itself sends bob on to enrolment, then back to the authorization.
     let res = b4.request("POST", "/t/acme/login", Some(&form));
     assert_eq!(res.status, 303);
-    let res = b4.get(res.header("location").unwrap());
+    let to = res.header("location").unwrap_or_default().to_owned();
+    assert!(
+        to.starts_with("/t/acme/account/totp?return_to=%2Ft%2Facme%2Fauthorize%3F"),
+        "{to}"
+    );
+    assert!(!to.contains("code="), "no code before enrolment: {to}");
+    // `/authorize` decides the same on its own: enrolment, no code.
+    let res = b4.get(&authorize);
     let to = res.header("location").unwrap_or_default().to_owned();
     assert!(
         (300..400).contains(&res.status) && to.contains("/t/acme/account/totp?return_to="),

@@ -160,6 +160,7 @@ pub async fn finish(
         token,
         sid: session.sid,
         user,
+        factor_due: false,
     })
 }
 

@@ -75,17 +75,20 @@ fn see_other(to: &str) -> Response {
 }
 
 /// `page?return_to=...` under this tenant.
-fn with_return(app: &App, tenant: &Tenant, page: &str, return_to: &str) -> String {
+pub(super) fn with_return(app: &App, tenant: &Tenant, page: &str, return_to: &str) -> String {
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("return_to", return_to)
         .finish();
     format!("{}?{q}", tenant_path(&app.config, tenant, page))
 }
 
-/// The validated `return_to` (default: the login page, as after a login without one).
+/// The validated `return_to` (default: the login page, as after a login without one; the
+/// page's form carries that default back).
 fn return_to(app: &App, tenant: &Tenant, raw: Option<&str>) -> Option<String> {
+    let login = tenant_path(&app.config, tenant, "login");
     match raw.filter(|r| !r.is_empty()) {
-        None => Some(tenant_path(&app.config, tenant, "login")),
+        None => Some(login),
+        Some(r) if r == login => Some(login),
         Some(r) => valid_return_to(&app.config, tenant, r),
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::app::{App, AppState};
 use crate::config::Config;
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{MfaPolicy, Tenant};
 use crate::service::login::{self, Attempt, BAD_CREDENTIALS, Failed};
 use crate::service::{Error, sessions};
 use crate::web::extract::{RequestContext, TenantCtx};
@@ -232,7 +232,22 @@ pub async fn submit(
                 done.token,
                 max_age,
             ));
-            let to = return_to.unwrap_or_else(|| tenant_path(&app.config, &tenant, "login"));
+            // The second step comes now, not when the next page finds the session short of
+            // it: a user with a factor is asked for it, and a tenant that requires one has a
+            // user without any enrol first (`/authorize` decides the same way on its own).
+            let next = if done.factor_due {
+                Some("login/factor")
+            } else if tenant.mfa == MfaPolicy::Required {
+                Some("account/totp")
+            } else {
+                None
+            };
+            let to = match (next, return_to) {
+                (Some(step), Some(back)) => super::factor::with_return(&app, &tenant, step, &back),
+                (Some(step), None) => tenant_path(&app.config, &tenant, step),
+                (None, Some(back)) => back,
+                (None, None) => tenant_path(&app.config, &tenant, "login"),
+            };
             (jar, super::secure(Redirect::to(&to).into_response())).into_response()
         }
         Err(Failed::BadCredentials) => {

@@ -134,3 +134,60 @@ fn enrolment_at_sign_in_resumes_the_authorization_request() {
         "{landed}"
     );
 }
+
+/// The password POST itself sends a user with a factor on to the second step, keeping where
+/// the sign-in was going; a user without one goes straight there.
+#[test]
+fn the_password_step_leads_straight_to_the_factor_page() {
+    let site = site(&[]);
+    let mut b = Browser::new(&site);
+    let password_post = |b: &mut Browser, return_to: Option<&str>| {
+        let page = b.get("/t/acme/login");
+        let mut form = format!(
+            "csrf={}&email=alice%40example.com&password=password-acme",
+            field(&page.body, "csrf")
+        );
+        if let Some(r) = return_to {
+            form.push_str(&format!("&return_to={r}"));
+        }
+        let res = b.post("/t/acme/login", &form);
+        assert_eq!(res.status, 303, "{}", res.body);
+        res.header("location").unwrap().to_owned()
+    };
+    // No factor yet: where the sign-in was going (the login page without a return_to).
+    assert_eq!(password_post(&mut b, None), "/t/acme/login");
+    assert_eq!(
+        password_post(&mut b, Some("%2Ft%2Facme%2Faccount%2Fprofile")),
+        "/t/acme/account/profile"
+    );
+    let (res, _) = enrol(&mut b, "acme", "", "Phone");
+    assert_eq!(res.status, 200, "{}", res.body);
+    let codes = shown_codes(&res.body);
+
+    // Without a return_to the factor page's own default applies: back to the login page,
+    // now signed in with both factors.
+    let to = password_post(&mut b, None);
+    assert_eq!(to, "/t/acme/login/factor");
+    let page = b.get(&to);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<h1>Second step</h1>"), "{}", page.body);
+    let form = format!(
+        "csrf={}&return_to={}&recovery_code={}",
+        field(&page.body, "csrf"),
+        field(&page.body, "return_to").replace('/', "%2F"),
+        codes[0]
+    );
+    let res = b.post("/t/acme/login/factor", &form);
+    assert!(matches!(res.status, 200 | 303), "{}", res.body);
+    assert_eq!(b.get("/t/acme/account/profile").status, 200);
+    let to = password_post(&mut b, Some("%2Ft%2Facme%2Faccount%2Fprofile"));
+    assert_eq!(
+        to,
+        "/t/acme/login/factor?return_to=%2Ft%2Facme%2Faccount%2Fprofile"
+    );
+    // A new sign-in is password-only until the step is done.
+    assert_eq!(b.get("/t/acme/account/profile").status, 303);
+    let page = b.get(&to);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<h1>Second step</h1>"), "{}", page.body);
+}
