@@ -1,6 +1,7 @@
 //! The daemon's own housekeeping: purge expired codes, tokens, consents, sessions (login and
 //! console ones, and console sign-ins in progress), the dashboard's old sign-in counters, mail
-//! sent or given up on a week ago, and audit events older than
+//! sent or given up on a week ago, sign-ups whose address was not proven within a week,
+//! and audit events older than
 //! `OPENTRUSTY_AUDIT_RETENTION_DAYS`, in small batches (short write locks), and keep every
 //! tenant's signing keys on schedule. Runs on every node; all of it is idempotent, so nodes
 //! need no coordination.
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Result, keys};
+use super::{Result, keys, register};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::client::SigningAlg;
@@ -84,6 +85,18 @@ pub async fn round(app: &App) -> Result<Vec<(&'static str, u64)>> {
         let mut tx = app.store.read().await?;
         tx.tenants_list().await?
     };
+    let mut abandoned = 0;
+    for t in &tenants {
+        loop {
+            let n = register::purge_abandoned(app, t, now, BATCH).await?;
+            abandoned += n;
+            if n < BATCH as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    out.push(("sign_ups_abandoned", abandoned));
     let owners: Vec<Option<TenantId>> = tenants.iter().map(|t| Some(t.id)).chain([None]).collect();
     out.push(("audit_events", purge_audit(app, &owners, now).await?));
     let (mut created, mut dropped) = (0, 0);

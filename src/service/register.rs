@@ -11,17 +11,23 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use crate::app::App;
+use crate::clock::UnixTime;
 use crate::domain::tenant::{Registration, Tenant};
 use crate::domain::user::{Email, Profile};
 use crate::store::users::NewUser;
 
-use super::admin::{check_claim, parse_email, parse_password};
+use super::admin::{self, check_claim, parse_email, parse_password};
 use super::audit::{self, Event, Kind};
 use super::mail::{self, Letter};
 use super::{Context, Error, Result, ratelimit, verify};
 
 /// Sign-ups per client IP and minute (a burst of as many).
 pub const SIGNUPS_PER_MINUTE: u32 = 5;
+
+/// Seconds after which a sign-up whose address was never proven is erased, freeing the
+/// address (someone else's, perhaps, typed by mistake or to squat it). The link lives a day
+/// (`verify::TTL`); the week leaves time to ask for a new one or to reset the password.
+pub const ABANDONED_AFTER: i64 = 7 * 24 * 3600;
 
 /// Whether `{issuer}/register` takes sign-ups: the tenant opened it and mail is on (the
 /// account is usable only through the mailed link). Otherwise the page says it is closed
@@ -128,4 +134,53 @@ async fn notice_owner(
     };
     let m = mail::compose(tenant, &letter)?;
     mail::queue(scope, &m, now).await
+}
+
+/// Erases up to `limit` of the tenant's sign-ups left unfinished for [`ABANDONED_AFTER`] (the
+/// address never proven, no password set since), as a deletion by `system`: the user row
+/// and the address with it, a `user.deleted` event with `"reason": "sign_up_abandoned"`, the
+/// address taken out of the earlier events. Each is re-checked in its own transaction, so a
+/// sign-up completed meanwhile stays. Housekeeping runs this; returns how many went.
+pub async fn purge_abandoned(app: &App, tenant: &Tenant, now: UnixTime, limit: i64) -> Result<u64> {
+    let before = now - ABANDONED_AFTER;
+    let ids = {
+        let mut tx = app.store.read().await?;
+        tx.scope(tenant)
+            .registrations_abandoned(before, limit)
+            .await?
+    };
+    let ctx = Context {
+        actor: Some("system".into()),
+        ..Context::default()
+    };
+    let mut erased = 0;
+    for id in ids {
+        let mut tx = app.store.begin().await?;
+        let mut scope = tx.scope(tenant);
+        // Dropping `tx` without a commit leaves everything as it was.
+        if !scope.registration_take_abandoned(id, before).await? {
+            continue;
+        }
+        let Some(user) = scope.user_by_id(id).await? else {
+            continue;
+        };
+        if super::roles::keep_an_owner(&mut scope, &user)
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let mut metadata = admin::erase(&mut tx, tenant, &user, now).await?;
+        metadata["reason"] = json!("sign_up_abandoned");
+        let ev = Event {
+            kind: Kind::UserDeleted,
+            tenant: Some(tenant.id),
+            target: Some(format!("user:{}", user.id)),
+            metadata,
+            ctx: &ctx,
+        };
+        audit::commit(tx, ev, now).await?;
+        erased += 1;
+    }
+    Ok(erased)
 }

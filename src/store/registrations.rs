@@ -44,6 +44,57 @@ impl TenantScope<'_> {
         Ok(hash)
     }
 
+    /// Up to `limit` users of this tenant whose sign-up was left unfinished: pending since
+    /// before `before`, still without a password and with the address unproven. Oldest first.
+    pub async fn registrations_abandoned(
+        &mut self,
+        before: UnixTime,
+        limit: i64,
+    ) -> Result<Vec<UserId>> {
+        const SQL: &str = "SELECT r.user_id FROM registrations r \
+                           JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id \
+                           WHERE r.tenant_id = $1 AND r.created_at < $2 \
+                           AND u.password_hash IS NULL AND u.email_verified = $3 \
+                           ORDER BY r.created_at LIMIT $4";
+        let tenant = self.tenant_id();
+        let ids: Vec<String> = on_tx!(self.tx, |c| sqlx::query_scalar(SQL)
+            .bind(&tenant)
+            .bind(before)
+            .bind(false)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?);
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| Error::Corrupt("registrations.user_id".into()))
+            })
+            .collect()
+    }
+
+    /// Takes the pending sign-up of `user` if it is still abandoned (as in
+    /// [`Self::registrations_abandoned`]), in the caller's transaction; true if it was.
+    pub async fn registration_take_abandoned(
+        &mut self,
+        user: UserId,
+        before: UnixTime,
+    ) -> Result<bool> {
+        const SQL: &str = "DELETE FROM registrations WHERE tenant_id = $1 AND user_id = $2 \
+                           AND created_at < $3 AND EXISTS (SELECT 1 FROM users u \
+                           WHERE u.tenant_id = $1 AND u.id = $2 \
+                           AND u.password_hash IS NULL AND u.email_verified = $4)";
+        let tenant = self.tenant_id();
+        let n = on_tx!(self.tx, |c| sqlx::query(SQL)
+            .bind(&tenant)
+            .bind(user.to_string())
+            .bind(before)
+            .bind(false)
+            .execute(&mut **c)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
     /// Whether the user has a pending sign-up (the account page and the tests ask).
     pub async fn registration_pending(&mut self, user: UserId) -> Result<bool> {
         const SQL: &str =

@@ -4,7 +4,8 @@
 //! field); a new address gets a verification mail and cannot sign in before the link is
 //! used; a taken address gets the very same answer while its owner gets a notice instead;
 //! after the link, sign-in works and a tenant requiring a second factor still sends the new
-//! user to enrolment; sign-ups are throttled per client IP and per address.
+//! user to enrolment; sign-ups are throttled per client IP and per address; a sign-up never
+//! proven is erased after a week.
 
 use opentrusty::domain::tenant::{MfaPolicy, Registration};
 use opentrusty::service::clients::{self, NewClient};
@@ -245,8 +246,83 @@ fn sign_ups_are_throttled(site: Site) {
     assert_eq!(site.outbox().len(), 4, "no mail for refused sign-ups");
 }
 
+/// A sign-up whose address is never proven is erased after a week (housekeeping's round),
+/// which frees the address; one proven, or given a password through a reset, stays.
+fn abandoned_sign_ups_are_erased_after_a_week(site: Site) {
+    let acme = site.tenant("acme");
+    open(&site);
+    let mut b = Browser::new(&[site.port]);
+    for email in ["squat@example.com", "kept@example.com", "reset@example.com"] {
+        assert_eq!(sign_up(&mut b, email).status, 200);
+    }
+    let (link, _) = verify_link(&site.mails_to("kept@example.com")[0]);
+    let res = confirm(&mut b, &link);
+    assert!(matches!(res.status, 200 | 303), "{}", res.body);
+    // A password set meanwhile (as a reset link's last step does) makes the account usable.
+    let reset = site.reload(&acme, "reset@example.com");
+    site.rt.block_on(async {
+        let mut tx = site.app.store.begin().await.unwrap();
+        tx.scope(&acme)
+            .user_set_password_hash(reset.id, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", 1)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    });
+    let purge = || {
+        site.rt.block_on(async {
+            let now = site.app.clock.now();
+            register::purge_abandoned(&site.app, &acme, now, 500)
+                .await
+                .unwrap()
+        })
+    };
+    site.app.clock.advance(register::ABANDONED_AFTER - 60);
+    assert_eq!(purge(), 0, "not yet a week");
+    site.app.clock.advance(120);
+    let squatter = site.reload(&acme, "squat@example.com");
+    assert_eq!(purge(), 1);
+    assert_eq!(purge(), 0, "once");
+    let left: Vec<String> = site
+        .rt
+        .block_on(admin::users_list(&site.app, &acme))
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email.as_str().to_owned())
+        .collect();
+    assert!(!left.contains(&"squat@example.com".to_owned()), "{left:?}");
+    for kept in ["kept@example.com", "reset@example.com"] {
+        assert!(left.contains(&kept.to_owned()), "{kept}: {left:?}");
+    }
+    // Audited as a deletion by the system, naming the user by id only.
+    let events = site.rt.block_on(async {
+        let mut tx = site.app.store.read().await.unwrap();
+        tx.scope(&acme).audit_list(100).await.unwrap()
+    });
+    let target = format!("user:{}", squatter.id);
+    let deleted = events
+        .iter()
+        .find(|e| e.event_type == "user.deleted" && e.target.as_deref() == Some(&target))
+        .expect("a user.deleted event");
+    assert_eq!(deleted.actor.as_deref(), Some("system"));
+    assert!(
+        deleted.metadata.contains("sign_up_abandoned"),
+        "{}",
+        deleted.metadata
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.target.as_deref() == Some(&target))
+            .all(|e| !e.metadata.contains("squat@example.com")),
+        "the address is gone from the trail"
+    );
+    // The address is free again: an operator can give it to a new account.
+    site.user(&acme, "squat@example.com", true, true);
+}
+
 on_both!(
     registration_is_closed_by_default,
     sign_up_verify_and_sign_in,
-    sign_ups_are_throttled
+    sign_ups_are_throttled,
+    abandoned_sign_ups_are_erased_after_a_week
 );

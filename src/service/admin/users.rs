@@ -404,12 +404,7 @@ pub async fn user_delete_id(
     let mut scope = tx.scope(tenant);
     let user = load(&mut scope, id, ceiling).await?;
     crate::service::roles::keep_an_owner(&mut scope, &user).await?;
-    // Counted first for the audit trail; the delete then takes the rows away.
-    let mut metadata = end_user_credentials(&mut scope, &user, now).await?;
-    scope.user_delete(user.id).await?;
-    metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
-    metadata["api_tokens_revoked"] =
-        json!(api_tokens::revoke_minted(&mut tx, tenant, user.id, None, now).await?);
+    let metadata = erase(&mut tx, tenant, &user, now).await?;
     let ev = Event {
         kind: Kind::UserDeleted,
         tenant: Some(tenant.id),
@@ -419,6 +414,26 @@ pub async fn user_delete_id(
     };
     audit::commit(tx, ev, now).await?;
     Ok(user.id)
+}
+
+/// The erasure itself, in the caller's transaction (which records the `user.deleted` event
+/// with the returned counts): credentials ended, the row deleted (its sessions, codes, tokens
+/// and consents with it), the email taken out of earlier events, the API tokens it minted
+/// revoked.
+pub(crate) async fn erase(
+    tx: &mut crate::store::Tx,
+    tenant: &Tenant,
+    user: &User,
+    now: crate::clock::UnixTime,
+) -> Result<serde_json::Value> {
+    let mut scope = tx.scope(tenant);
+    // Counted first for the audit trail; the delete then takes the rows away.
+    let mut metadata = end_user_credentials(&mut scope, user, now).await?;
+    scope.user_delete(user.id).await?;
+    metadata["audit_events_redacted"] = json!(scope.user_audit_redact(user.id).await?);
+    metadata["api_tokens_revoked"] =
+        json!(api_tokens::revoke_minted(tx, tenant, user.id, None, now).await?);
+    Ok(metadata)
 }
 
 /// Ends everything a user's password opened: sessions, refresh-token families, access tokens
