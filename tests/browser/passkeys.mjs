@@ -1,8 +1,9 @@
 // Passkeys in a real browser (issue 12): headless Chromium with a virtual WebAuthn
 // authenticator (the DevTools `WebAuthn` domain over CDP: CTAP2, internal transport, resident
 // keys, user verification). A person adds a passkey on the account page, signs out, signs in
-// with the passkey alone through a relying party's /authorize, then with password + passkey as
-// the second step, and removes it. Every page met gets console_lib's checks (axe, screenshots
+// with the passkey alone through a relying party's /authorize, once with password + recovery
+// code, then with password + passkey as the second step (told about that recovery code first),
+// and removes it. Every page met gets console_lib's checks (axe, screenshots
 // light/dark at 1280 and 390 px, no sideways scrolling, no CSP violation), and so do the
 // existing account and second-step pages of a TOTP user. With JavaScript off the passkey
 // button does not appear and the password still signs in.
@@ -110,6 +111,7 @@ try {
   await page.getByRole('button', { name: 'Create new recovery codes' }).click();
   await heading(page, 'Recovery codes').waitFor();
   await checker.check(page, 'recovery-codes');
+  const recoveryCode = (await page.locator('#recovery-codes code').first().textContent()).trim();
   await page.getByRole('link', { name: 'Continue' }).click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByText('You are signed out').waitFor();
@@ -124,17 +126,34 @@ try {
   console.log(`passkey-only: ${(await reached).url()}`);
   if (cfg.fixture) await page.unroute('**/t/acme/login/passkey');
 
-  // Signed out again, then the password and the passkey as its second step.
-  await go(page, `${cfg.base}/t/acme/login`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByText('You are signed out').waitFor();
+  // Signed out again: the password and a recovery code (the device is "lost"); the page says
+  // the code is spent.
+  const signOut = async () => {
+    await go(page, `${cfg.base}/t/acme/login`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out').waitFor();
+  };
+  await signOut();
+  await page.goto(`${cfg.base}/t/acme/login`);
+  await signInWithPassword(page, cfg.email);
+  await heading(page, 'Second step').waitFor();
+  await page.getByRole('textbox', { name: 'Recovery code' }).fill(recoveryCode);
+  await page.getByRole('button', { name: 'Use recovery code' }).click();
+  await page.getByText('You signed in with a recovery code').waitFor();
+
+  // Signed out again, then the password and the passkey as its second step: before going on,
+  // the passkey sign-in is told about the recovery code used earlier (once).
+  await signOut();
   await page.goto(cfg.base + cfg.authorize);
   await signInWithPassword(page, cfg.email);
   await heading(page, 'Second step').waitFor();
   await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
   await checker.check(page, 'factor-passkey');
-  reached = toRelyingParty();
   await page.getByRole('button', { name: 'Use a passkey' }).click();
+  await page.getByText('A recovery code was used to sign in to your account').waitFor();
+  await checker.check(page, 'factor-notice');
+  reached = toRelyingParty();
+  await page.getByRole('link', { name: 'Continue' }).click();
   console.log(`second-factor: ${(await reached).url()}`);
 
   // Removed (the sign-in is fresh), like an authenticator app.

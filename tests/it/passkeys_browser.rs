@@ -230,6 +230,7 @@ fn run(rt: Runtime, store: Store, backend: &str, db: Option<PathBuf>) {
     };
     assert_eq!(count("mfa.enrolled", "\"webauthn\""), 1);
     assert_eq!(count("mfa.verified", "\"webauthn\""), 2);
+    assert_eq!(count("mfa.recovery_code_used", ""), 1);
     assert_eq!(count("login.succeeded", "\"hwk\""), 1);
     assert_eq!(count("mfa.removed", "\"webauthn\""), 1);
     for page in [
@@ -239,6 +240,7 @@ fn run(rt: Runtime, store: Store, backend: &str, db: Option<PathBuf>) {
         "account-passkey-added",
         "recovery-codes",
         "factor-passkey",
+        "factor-notice",
         "account-passkey-removed",
         "factor-totp",
         "factor-totp-error",

@@ -2,12 +2,14 @@
 //! a code from their authenticator app or a recovery code; the session is then stepped up in
 //! place (`sessions::step_up`). A recovery code is a one-time password too (RFC 8176 `otp`);
 //! the audit event of the check says which it was. Recovery codes used at an earlier sign-in
-//! are reported once, at the next one that passes this step.
+//! are reported once, at the next one that passes this step (here, or with a passkey: then
+//! the notice page asks [`recovery_news`]).
 
 use super::{recovery, totp};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use crate::service::sessions::{self, Current};
 use crate::service::{Context, Result};
 use crate::store::sessions::SessionRecord;
@@ -64,11 +66,8 @@ pub async fn verify(
     let uid = user.id.to_string();
     let mut tx = app.store.begin().await?;
     let mut scope = tx.scope(tenant);
-    // Uses before this second only: the code used by this very step is news at the next one.
-    let earlier_recovery_uses = scope.recovery_uses_unnoticed(&uid, now).await?;
-    if !earlier_recovery_uses.is_empty() {
-        scope.recovery_uses_noticed(&uid, now, now).await?;
-    }
+    // Uses before this second only: a code used by this very step is news at the next one.
+    let earlier_recovery_uses = take_news(&mut scope, &uid, now, now).await?;
     let recovery_left = if used_recovery {
         Some(scope.recovery_codes_left(&uid).await?)
     } else {
@@ -80,4 +79,49 @@ pub async fn verify(
         recovery_left,
         earlier_recovery_uses,
     }))
+}
+
+/// Recovery codes used before `before` that the user has not been told about; marks them
+/// told at `now`.
+async fn take_news(
+    scope: &mut crate::store::TenantScope<'_>,
+    uid: &str,
+    before: UnixTime,
+    now: UnixTime,
+) -> Result<Vec<UnixTime>> {
+    let news = scope.recovery_uses_unnoticed(uid, before).await?;
+    if !news.is_empty() {
+        scope.recovery_uses_noticed(uid, before, now).await?;
+    }
+    Ok(news)
+}
+
+/// Whether the user has recovery codes used at earlier sign-ins to be told about (a sign-in
+/// with a passkey then goes on through the notice page). A passkey used no code, so every use
+/// up to this second counts, even one a moment ago.
+pub async fn has_recovery_news(app: &App, tenant: &Tenant, user: &User) -> Result<bool> {
+    let mut tx = app.store.read().await?;
+    let news = tx
+        .scope(tenant)
+        .recovery_uses_unnoticed(&user.id.to_string(), app.clock.now() + 1)
+        .await?;
+    Ok(!news.is_empty())
+}
+
+/// When recovery codes were used at earlier sign-ins the user has not been told about (up to
+/// this second, as [`has_recovery_news`]), and the codes left; marks those uses told (the
+/// notice page shows them once).
+pub async fn recovery_news(
+    app: &App,
+    tenant: &Tenant,
+    user: &User,
+) -> Result<(Vec<UnixTime>, i64)> {
+    let now = app.clock.now();
+    let uid = user.id.to_string();
+    let mut tx = app.store.begin().await?;
+    let mut scope = tx.scope(tenant);
+    let news = take_news(&mut scope, &uid, now + 1, now).await?;
+    let left = scope.recovery_codes_left(&uid).await?;
+    tx.commit().await?;
+    Ok((news, left))
 }

@@ -269,6 +269,61 @@ pub async fn submit(
     .await
 }
 
+/// `GET {issuer}/login/factor/notice?return_to=...`: where a sign-in completed with a passkey
+/// goes on when recovery codes were used at earlier sign-ins (the code form's answer tells
+/// this itself). Shown once; with nothing to tell, or a session not through both steps,
+/// the browser goes on (or back to the second step).
+pub async fn notice(
+    State(app): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    Extension(req): Extension<RequestId>,
+    jar: CookieJar,
+    Query(q): Query<FactorQuery>,
+) -> Response {
+    let Some(back) = return_to(&app, &tenant, q.return_to.as_deref()) else {
+        return no_return(&req.0);
+    };
+    let current = match session(&app, &tenant, &jar).await {
+        Ok(Some((_, c))) if sessions::has_second_factor(&c.session) => c,
+        Ok(_) => return see_other(&with_return(&app, &tenant, "login/factor", &back)),
+        Err(e) => return service_error(e, &req.0),
+    };
+    let (earlier, left) = match step::recovery_news(&app, &tenant, &current.user).await {
+        Ok(news) => news,
+        Err(e) => return service_error(e, &req.0),
+    };
+    if earlier.is_empty() {
+        return see_other(&back);
+    }
+    notice_page(&app, &tenant, &earlier, false, left, &back, &req.0)
+}
+
+/// The recovery-code notice: uses at `earlier` sign-ins, whether this one used one, and how
+/// many codes are left.
+fn notice_page(
+    app: &App,
+    tenant: &Tenant,
+    earlier: &[crate::clock::UnixTime],
+    used_now: bool,
+    left: i64,
+    back: &str,
+    req: &str,
+) -> Response {
+    let page = NoticePage {
+        tenant_name: &tenant.display_name,
+        earlier: earlier
+            .iter()
+            .map(|t| crate::web::console::pages::when(*t))
+            .collect(),
+        used_now,
+        left,
+        continue_to: back,
+        account: tenant_path(&app.config, tenant, "account"),
+        request_id: req,
+    };
+    render(StatusCode::OK, &page)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn passed(
     app: &App,
@@ -322,18 +377,13 @@ async fn passed(
             Err(e) => return service_error(e, req),
         },
     };
-    let page = NoticePage {
-        tenant_name: &tenant.display_name,
-        earlier: done
-            .earlier_recovery_uses
-            .iter()
-            .map(|t| crate::web::console::pages::when(*t))
-            .collect(),
-        used_now: done.recovery_left.is_some(),
+    notice_page(
+        app,
+        tenant,
+        &done.earlier_recovery_uses,
+        done.recovery_left.is_some(),
         left,
-        continue_to: back,
-        account: tenant_path(&app.config, tenant, "account"),
-        request_id: req,
-    };
-    render(StatusCode::OK, &page)
+        back,
+        req,
+    )
 }

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
             "/t/{tenant}/login/factor",
             get(factor::show).post(factor::submit),
         )
+        .route("/t/{tenant}/login/factor/notice", get(factor::notice))
         .route("/t/{tenant}/logout", post(logout::submit))
         .route(
             "/t/{tenant}/login/passkey/options",

@@ -17,6 +17,8 @@ use serde_json::json;
 
 use crate::app::{App, AppState};
 use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
+use crate::service::factors::login as step;
 use crate::service::factors::webauthn::{self, binding};
 use crate::service::factors::{webauthn_factor, webauthn_signin};
 use crate::service::login::{BAD_CREDENTIALS, Failed};
@@ -115,7 +117,22 @@ pub async fn signin_finish(
         done.token,
         max_age,
     ));
+    let next = via_notice(&app, &tenant, &done.user, next).await;
     (jar, pj::ok(json!({ "next": next }))).into_response()
+}
+
+/// `next`, or the recovery-code notice first when codes were used at earlier sign-ins (a
+/// passkey completes a sign-in like the code form, which shows it itself). If that cannot be
+/// read now, the notice waits for the next sign-in.
+async fn via_notice(app: &App, tenant: &Tenant, user: &User, next: String) -> String {
+    match step::has_recovery_news(app, tenant, user).await {
+        Ok(true) => super::factor::with_return(app, tenant, "login/factor/notice", &next),
+        Ok(false) => next,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the recovery-code notices");
+            next
+        }
+    }
 }
 
 /// The browser's live session here, or the JSON 401.
@@ -196,7 +213,10 @@ pub async fn factor_finish(
     )
     .await;
     match outcome {
-        Ok(webauthn_factor::Outcome::Passed(_)) => pj::ok(json!({ "next": next })),
+        Ok(webauthn_factor::Outcome::Passed(_)) => {
+            let next = via_notice(&app, &tenant, &current.user, next).await;
+            pj::ok(json!({ "next": next }))
+        }
         Ok(webauthn_factor::Outcome::Refused) => pj::error(
             StatusCode::UNAUTHORIZED,
             "passkey_refused",

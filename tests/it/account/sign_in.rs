@@ -191,3 +191,50 @@ fn the_password_step_leads_straight_to_the_factor_page() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<h1>Second step</h1>"), "{}", page.body);
 }
+
+/// The notice page a passkey sign-in goes on through (`{issuer}/login/factor/notice`): only
+/// for a session through both steps, tells of recovery codes used once, then goes on.
+#[test]
+fn the_recovery_notice_page_tells_once() {
+    let site = site(&[]);
+    let mut b = Browser::new(&site);
+    b.sign_in("acme");
+    let (res, _) = enrol(&mut b, "acme", "", "Phone");
+    assert_eq!(res.status, 200, "{}", res.body);
+    let codes = shown_codes(&res.body);
+    let notice = "/t/acme/login/factor/notice?return_to=%2Ft%2Facme%2Faccount";
+
+    b.sign_in("acme");
+    // Password only: sent to the second step, keeping where it was going.
+    let res = b.get(notice);
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.header("location"),
+        Some("/t/acme/login/factor?return_to=%2Ft%2Facme%2Faccount")
+    );
+    let page = b.get("/t/acme/login/factor?return_to=%2Ft%2Facme%2Faccount");
+    let form = format!(
+        "csrf={}&return_to=%2Ft%2Facme%2Faccount&recovery_code={}",
+        field(&page.body, "csrf"),
+        codes[0]
+    );
+    let res = b.post("/t/acme/login/factor", &form);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("You signed in with a recovery code"));
+    // Through both steps: the use is news once (as after a passkey), then the page goes on.
+    let res = b.get(notice);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(
+        res.body.contains("A recovery code was used to sign in"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("<strong>9</strong>"), "{}", res.body);
+    assert!(res.body.contains("href=\"/t/acme/account\""), "{}", res.body);
+    let res = b.get(notice);
+    assert_eq!(res.status, 303, "told once: {}", res.body);
+    assert_eq!(res.header("location"), Some("/t/acme/account"));
+    // Only this tenant's pages to go on to.
+    let res = b.get("/t/acme/login/factor/notice?return_to=https%3A%2F%2Fevil.example%2F");
+    assert_eq!(res.status, 400);
+}
