@@ -64,16 +64,14 @@ pub async fn verify(
     let session = sessions::step_up(app, tenant, session_token, &["otp"]).await?;
     let now = app.clock.now();
     let uid = user.id.to_string();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(tenant);
     // Uses before this second only: a code used by this very step is news at the next one.
-    let earlier_recovery_uses = take_news(&mut scope, &uid, now, now).await?;
+    let earlier_recovery_uses = take_news(app, tenant, &uid, now, now).await?;
     let recovery_left = if used_recovery {
-        Some(scope.recovery_codes_left(&uid).await?)
+        let mut tx = app.store.read().await?;
+        Some(tx.scope(tenant).recovery_codes_left(&uid).await?)
     } else {
         None
     };
-    tx.commit().await?;
     Ok(Some(Passed {
         session,
         recovery_left,
@@ -82,16 +80,26 @@ pub async fn verify(
 }
 
 /// Recovery codes used before `before` that the user has not been told about; marks them
-/// told at `now`.
+/// told at `now`. (Looked up first: most sign-ins have nothing to tell, and write nothing.)
 async fn take_news(
-    scope: &mut crate::store::TenantScope<'_>,
+    app: &App,
+    tenant: &Tenant,
     uid: &str,
     before: UnixTime,
     now: UnixTime,
 ) -> Result<Vec<UnixTime>> {
-    let news = scope.recovery_uses_unnoticed(uid, before).await?;
+    let news = {
+        let mut tx = app.store.read().await?;
+        tx.scope(tenant)
+            .recovery_uses_unnoticed(uid, before)
+            .await?
+    };
     if !news.is_empty() {
-        scope.recovery_uses_noticed(uid, before, now).await?;
+        let mut tx = app.store.begin().await?;
+        tx.scope(tenant)
+            .recovery_uses_noticed(uid, before, now)
+            .await?;
+        tx.commit().await?;
     }
     Ok(news)
 }
@@ -118,10 +126,8 @@ pub async fn recovery_news(
 ) -> Result<(Vec<UnixTime>, i64)> {
     let now = app.clock.now();
     let uid = user.id.to_string();
-    let mut tx = app.store.begin().await?;
-    let mut scope = tx.scope(tenant);
-    let news = take_news(&mut scope, &uid, now + 1, now).await?;
-    let left = scope.recovery_codes_left(&uid).await?;
-    tx.commit().await?;
+    let news = take_news(app, tenant, &uid, now + 1, now).await?;
+    let mut tx = app.store.read().await?;
+    let left = tx.scope(tenant).recovery_codes_left(&uid).await?;
     Ok((news, left))
 }

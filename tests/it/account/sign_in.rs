@@ -230,7 +230,11 @@ fn the_recovery_notice_page_tells_once() {
         res.body
     );
     assert!(res.body.contains("<strong>9</strong>"), "{}", res.body);
-    assert!(res.body.contains("href=\"/t/acme/account\""), "{}", res.body);
+    assert!(
+        res.body.contains("href=\"/t/acme/account\""),
+        "{}",
+        res.body
+    );
     let res = b.get(notice);
     assert_eq!(res.status, 303, "told once: {}", res.body);
     assert_eq!(res.header("location"), Some("/t/acme/account"));
