@@ -12,7 +12,6 @@ use axum_extra::extract::cookie::CookieJar;
 
 use super::{form_pairs, is_form};
 use crate::app::AppState;
-use crate::domain::scope::Scope;
 use crate::domain::tenant::Tenant;
 use crate::protocol::Error;
 use crate::service::authorize::{self, Outcome};
@@ -31,20 +30,6 @@ struct ConsentPage<'a> {
     csrf: &'a str,
     params: Vec<(String, String)>,
     request_id: &'a str,
-}
-
-/// Scopes in plain words for the consent page.
-fn describe(scope: &Scope) -> Vec<String> {
-    scope
-        .iter()
-        .map(|s| match s {
-            "openid" => "Know who you are (your account identifier)".to_owned(),
-            "profile" => "See your name and profile details".to_owned(),
-            "email" => "See your email address".to_owned(),
-            "offline_access" => "Keep access while you are not using it".to_owned(),
-            other => format!("Use the permission \u{201c}{other}\u{201d}"),
-        })
-        .collect()
 }
 
 /// A 302 (RFC 6749 §4.1.2 uses 302 Found) that no cache keeps.
@@ -156,7 +141,7 @@ pub async fn run(
             let page = ConsentPage {
                 tenant_name: &tenant.display_name,
                 client_name: &client_name,
-                scopes: describe(&scope),
+                scopes: crate::web::ui::permissions(scope.iter()),
                 action: tenant_path(&app.config, tenant, "consent"),
                 csrf: &csrf,
                 params,

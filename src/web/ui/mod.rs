@@ -116,6 +116,20 @@ pub struct ErrorPage<'a> {
 }
 
 /// The neutral error page: what went wrong in plain words, and the request id to quote.
+/// Scopes in plain words, as the consent page asks for them and the account page lists what
+/// an application was allowed.
+pub fn permissions<'a>(scopes: impl Iterator<Item = &'a str>) -> Vec<String> {
+    scopes
+        .map(|s| match s {
+            "openid" => "Know who you are (your account identifier)".to_owned(),
+            "profile" => "See your name and profile details".to_owned(),
+            "email" => "See your email address".to_owned(),
+            "offline_access" => "Keep access while you are not using it".to_owned(),
+            other => format!("Use the permission \u{201c}{other}\u{201d}"),
+        })
+        .collect()
+}
+
 pub fn page_error(status: StatusCode, title: &str, message: &str, request_id: &str) -> Response {
     render(
         status,

@@ -135,11 +135,15 @@ fn revoking_an_application_ends_its_tokens() {
         "{}",
         page.body
     );
-    assert!(
-        page.body.contains(": offline_access, openid, profile</p>"),
-        "{}",
-        page.body
-    );
+    // What it was allowed, in the consent page's words.
+    for allowed in [
+        "<li>Keep access while you are not using it</li>",
+        "<li>Know who you are (your account identifier)</li>",
+        "<li>See your name and profile details</li>",
+    ] {
+        assert!(page.body.contains(allowed), "{allowed}: {}", page.body);
+    }
+    assert!(!page.body.contains("offline_access"), "{}", page.body);
     assert_eq!(field(&page.body, "client"), rp.0);
     let token = field(&page.body, "csrf");
     for client in [beta_rp.0.as_str(), "nope", &"x".repeat(300)] {

@@ -36,7 +36,8 @@ pub(crate) struct SessionRow {
 pub(crate) struct AppRow {
     pub client_id: String,
     pub name: String,
-    pub scopes: String,
+    /// What the application may do, in plain words.
+    pub permissions: Vec<String>,
     pub granted: String,
 }
 
@@ -125,7 +126,7 @@ pub(super) async fn build(app: &App, tenant: &Tenant, signed: &Signed) -> Result
         .into_iter()
         .map(|a| AppRow {
             name: a.client_name.unwrap_or_else(|| a.client_id.clone()),
-            scopes: a.scopes.join(", "),
+            permissions: crate::web::ui::permissions(a.scopes.iter().map(String::as_str)),
             granted: when(a.granted_at),
             client_id: a.client_id,
         })
