@@ -49,6 +49,8 @@ pub struct LoginLimits {
     /// (sign-up, verification on request): `service::register`, `service::verify`.
     pub signups: Limiter,
     pub mails: Limiter,
+    /// Forgot-password requests per (tenant, address): `service::reset`.
+    pub resets: Limiter,
 }
 
 pub type AppState = Arc<App>;
@@ -67,6 +69,7 @@ impl App {
             api_failures: Limiter::new(config.identity.api_auth_failures_per_ip),
             signups: Limiter::new(crate::service::register::SIGNUPS_PER_MINUTE),
             mails: Limiter::new(crate::service::verify::MAILS_PER_MINUTE),
+            resets: Limiter::per_hour(crate::service::reset::REQUESTS_PER_ADDRESS_PER_HOUR),
         };
         let metrics = web::metrics::Metrics::install();
         let writes = GroupWriter::new(store.clone());

@@ -24,9 +24,10 @@ pub fn ip_key(ip: Option<IpAddr>) -> String {
     }
 }
 
-/// Allows `per_minute` events per key, refilled continuously, with a burst of the same size.
+/// Allows `burst` events per key at once, refilled continuously at `per_sec`.
 pub struct Limiter {
-    per_minute: f64,
+    burst: f64,
+    per_sec: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
@@ -36,9 +37,23 @@ pub struct Limiter {
 const MAX_KEYS: usize = 10_000;
 
 impl Limiter {
+    /// `per_minute` events per key and minute, with a burst of as many.
     pub fn new(per_minute: u32) -> Limiter {
+        let burst = f64::from(per_minute.max(1));
         Limiter {
-            per_minute: f64::from(per_minute.max(1)),
+            burst,
+            per_sec: burst / 60.0,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `per_hour` events per key and hour, with a burst of as many: for what a person does a
+    /// few times a day, such as asking for a mail.
+    pub fn per_hour(per_hour: u32) -> Limiter {
+        let burst = f64::from(per_hour.max(1));
+        Limiter {
+            burst,
+            per_sec: burst / 3600.0,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -52,7 +67,7 @@ impl Limiter {
     /// enforced before the attempt (only failures take tokens, through [`Limiter::check`]).
     pub fn exhausted(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
-        let rate_per_sec = self.per_minute / 60.0;
+        let rate_per_sec = self.per_sec;
         let map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, at) = map.get(key)?;
         let refilled = tokens + now.duration_since(*at).as_secs_f64() * rate_per_sec;
@@ -61,10 +76,10 @@ impl Limiter {
     }
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let rate_per_sec = self.per_minute / 60.0;
+        let rate_per_sec = self.per_sec;
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
-            let cap = self.per_minute;
+            let cap = self.burst;
             map.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate_per_sec < cap
             });
@@ -76,9 +91,9 @@ impl Limiter {
                 map.retain(|_, (_, at)| *at > median);
             }
         }
-        let (tokens, at) = map.entry(key.to_owned()).or_insert((self.per_minute, now));
+        let (tokens, at) = map.entry(key.to_owned()).or_insert((self.burst, now));
         let refilled =
-            (*tokens + now.duration_since(*at).as_secs_f64() * rate_per_sec).min(self.per_minute);
+            (*tokens + now.duration_since(*at).as_secs_f64() * rate_per_sec).min(self.burst);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;
@@ -107,6 +122,19 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(20));
         assert!(l.check_at("other", t0).is_ok(), "keys are independent");
         assert!(l.check_at("ip", t0 + Duration::from_secs(21)).is_ok());
+    }
+
+    #[test]
+    fn hourly_budgets_refill_over_the_hour() {
+        let l = Limiter::per_hour(5);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(l.check_at("a", t0).is_ok());
+        }
+        assert_eq!(l.check_at("a", t0).unwrap_err(), Duration::from_secs(720));
+        assert!(l.check_at("a", t0 + Duration::from_secs(700)).is_err());
+        assert!(l.check_at("a", t0 + Duration::from_secs(721)).is_ok());
+        assert!(l.check_at("a", t0 + Duration::from_secs(722)).is_err());
     }
 
     #[test]

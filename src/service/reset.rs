@@ -23,6 +23,10 @@ use crate::domain::user::{Email, NewPassword, User};
 /// How long a reset link works (issue 13: 30 minutes).
 pub const RESET_TTL: Duration = Duration::from_secs(30 * 60);
 
+/// Reset links one address can be sent per hour (a burst of as many, refilled over the hour),
+/// whoever asks: enough for a lost mail and a retry, too few to flood a mailbox.
+pub const REQUESTS_PER_ADDRESS_PER_HOUR: u32 = 5;
+
 /// Every forgot-password answer takes at least this long, whether a mail was queued or not:
 /// the work for a known address (two inserts and a commit) stays well below it, so the time
 /// tells nothing about the address.
@@ -30,8 +34,9 @@ pub const ANSWER_FLOOR: Duration = Duration::from_millis(300);
 
 /// Asks for a reset link for `email` in `tenant`. `Ok(())` means only "the request was
 /// taken": a mail goes out when the address belongs to an active user, and nothing does
-/// otherwise, at the same cost. Throttled per client IP and per address (the login
-/// throttles' rates, in buckets of their own): a 429 says nothing about the address either.
+/// otherwise, at the same cost. Throttled per client IP (the login throttle's rate, in buckets
+/// of its own) and per address ([`REQUESTS_PER_ADDRESS_PER_HOUR`], so that nobody can flood a
+/// mailbox with links): a 429 says nothing about the address either.
 pub async fn request(app: &App, tenant: &Tenant, email: &str, ip: Option<IpAddr>) -> Result<()> {
     let started = tokio::time::Instant::now();
     let limits = &app.login_limits;
@@ -42,8 +47,8 @@ pub async fn request(app: &App, tenant: &Tenant, email: &str, ip: Option<IpAddr>
     let email = Email::parse(email)
         .map_err(|_| Error::Invalid("email: enter one address like name@example.com".into()))?;
     limits
-        .per_account
-        .check(&format!("forgot:{}:{}", tenant.id, email.as_str()))
+        .resets
+        .check(&format!("{}:{}", tenant.id, email.as_str()))
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
     let outcome = send_if_active(app, tenant, &email).await;
     tokio::time::sleep_until(started + ANSWER_FLOOR).await;
