@@ -164,11 +164,12 @@ pub async fn purge_abandoned(app: &App, tenant: &Tenant, now: UnixTime, limit: i
         let Some(user) = scope.user_by_id(id).await? else {
             continue;
         };
-        if super::roles::keep_an_owner(&mut scope, &user)
-            .await
-            .is_err()
-        {
-            continue;
+        // The tenant's last owner (made one before proving the address) stays; any other
+        // failure, such as a database gone, ends the round with its error.
+        match super::roles::keep_an_owner(&mut scope, &user).await {
+            Ok(_) => {}
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
         }
         let mut metadata = admin::erase(&mut tx, tenant, &user, now).await?;
         metadata["reason"] = json!("sign_up_abandoned");

@@ -44,6 +44,19 @@ fn next_page(app: &App, tenant: &Tenant, raw: Option<&str>) -> Result<String, Bo
     }
 }
 
+/// A finish's body (JSON, CSRF-checked) and the page to go on to.
+fn read_finish(
+    app: &App,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(FinishBody, String), Box<Response>> {
+    let body: FinishBody = pj::read_checked(headers, body, jar, &app.config, tenant)?;
+    let next = next_page(app, tenant, body.return_to.as_deref())?;
+    Ok((body, next))
+}
+
 /// The pre-login cookie's binding (the CSRF check has already required the cookie).
 fn prelogin_binding(app: &App, jar: &CookieJar) -> String {
     binding(&cookies::get(jar, &app.config, cookies::CSRF).unwrap_or_default())
@@ -79,12 +92,8 @@ pub async fn signin_finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: FinishBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
-        Ok(b) => b,
-        Err(res) => return *res,
-    };
-    let next = match next_page(&app, &tenant, body.return_to.as_deref()) {
-        Ok(n) => n,
+    let (body, next) = match read_finish(&app, &tenant, &jar, &headers, body) {
+        Ok(read) => read,
         Err(res) => return *res,
     };
     let bound = prelogin_binding(&app, &jar);
@@ -189,12 +198,8 @@ pub async fn factor_finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body: FinishBody = match pj::read_checked(&headers, body, &jar, &app.config, &tenant) {
-        Ok(b) => b,
-        Err(res) => return *res,
-    };
-    let next = match next_page(&app, &tenant, body.return_to.as_deref()) {
-        Ok(n) => n,
+    let (body, next) = match read_finish(&app, &tenant, &jar, &headers, body) {
+        Ok(read) => read,
         Err(res) => return *res,
     };
     let (token, current) = match signed_in(&app, &tenant, &jar, &req.0).await {
